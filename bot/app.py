@@ -1,0 +1,232 @@
+"""Runs the bot: resources up, polling or webhook, clean shutdown on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+from datetime import timedelta
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import User
+from aiogram.utils.token import TokenValidationError
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.bootstrap import ConfigError
+from bot.db.engine import create_engine, create_session_factory
+from bot.db.migrate import ensure_schema
+from bot.http import ReadinessCheck, create_app, start_site
+from bot.jobs import ArqJobQueue, InProcessJobQueue
+from bot.log import get_logger
+from bot.services import AppDeps
+from bot.services.transcription import A2TStatus
+from bot.settings import Settings
+from bot.telegram.commands import publish_commands
+from bot.telegram.dispatcher import create_bot, create_dispatcher
+
+log = get_logger(__name__)
+
+
+async def run_bot(settings: Settings) -> None:
+    stop = _stop_event()
+    async with AsyncExitStack() as stack:
+        bot = _bot_or_config_error(settings)
+        stack.push_async_callback(bot.session.close)
+        me = await _check_token(bot, settings)
+        log.info("bot authorised", bot_id=me.id, username=me.username, mode=settings.bot.mode)
+
+        engine = create_engine(settings.db)
+        stack.push_async_callback(engine.dispose)
+        await ensure_schema(
+            engine, settings.db.url.get_secret_value(), migrate=settings.db.migrate_on_start
+        )
+
+        sessions = create_session_factory(engine)
+        redis = await _redis(settings)
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
+        storage: BaseStorage = RedisStorage(redis) if redis is not None else MemoryStorage()
+
+        deps = AppDeps(settings)
+        if redis is not None:
+            deps.job_queue = ArqJobQueue(redis, settings.redis.queue_name)
+            deps.a2t_status = (
+                A2TStatus(True)
+                if settings.a2t.enabled
+                else A2TStatus(False, "Voice transcription is switched off here.")
+            )
+        else:
+            await _start_embedded_a2t(deps, sessions, bot, stack)
+        log.info("a2t", available=deps.a2t_status.available, queue=type(deps.job_queue).__name__)
+
+        dp = create_dispatcher(deps, sessions, storage=storage)
+        await publish_commands(bot)
+
+        checks = _readiness_checks(engine, redis)
+        http_app = create_app(checks) if settings.metrics.enabled else None
+        if settings.bot.mode == "webhook":
+            http_app = await _setup_webhook(bot, dp, settings, http_app)
+            port = settings.bot.webhook_port
+            host = settings.bot.webhook_host
+            if settings.metrics.enabled and settings.metrics.port != port:
+                metrics_runner = await start_site(
+                    create_app(checks), settings.metrics.host, settings.metrics.port
+                )
+                stack.push_async_callback(metrics_runner.cleanup)
+        else:
+            host, port = settings.metrics.host, settings.metrics.port
+        if http_app is not None:
+            runner = await start_site(http_app, host, port)
+            stack.push_async_callback(runner.cleanup)
+
+        if settings.bot.mode == "webhook":
+            await stop.wait()
+        else:
+            await _poll_until(stop, bot, dp, settings)
+        log.info("bot stopping")
+    log.info("bot stopped")
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _poll_until(stop: asyncio.Event, bot: Bot, dp: Dispatcher, settings: Settings) -> None:
+    if settings.bot.drop_pending_updates:
+        await bot.delete_webhook(drop_pending_updates=True)
+    polling = asyncio.create_task(
+        dp.start_polling(
+            bot,
+            handle_signals=False,
+            close_bot_session=False,
+            allowed_updates=dp.resolve_used_update_types(),
+        )
+    )
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not polling.done():
+        await dp.stop_polling()
+    stopped.cancel()
+    # Finishes the updates in hand; raises if polling itself crashed.
+    await polling
+
+
+async def _setup_webhook(
+    bot: Bot, dp: Dispatcher, settings: Settings, app: web.Application | None
+) -> web.Application:
+    cfg = settings.bot
+    secret = cfg.webhook_secret.get_secret_value() if cfg.webhook_secret else None
+    app = (
+        app if app is not None and settings.metrics.port == cfg.webhook_port else web.Application()
+    )
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(
+        app, path=cfg.webhook_path
+    )
+    await bot.set_webhook(
+        url=f"{cfg.webhook_url}",
+        secret_token=secret,
+        allowed_updates=dp.resolve_used_update_types(),
+        drop_pending_updates=cfg.drop_pending_updates,
+    )
+    return app
+
+
+def _bot_or_config_error(settings: Settings) -> Bot:
+    if settings.bot.token is None:
+        raise ConfigError(
+            "BOT__TOKEN is not set: copy .env.example to .env and put the token "
+            "from @BotFather there (or export BOT__TOKEN)"
+        )
+    try:
+        return create_bot(settings.bot)
+    except TokenValidationError:
+        raise ConfigError(
+            "BOT__TOKEN is not a bot token (expected the form 123456789:AA...)"
+        ) from None
+
+
+async def _check_token(bot: Bot, settings: Settings, attempts: int = 5) -> User:
+    """getMe with backoff: a Bot API that is down for a moment must not kill the start."""
+    url = settings.bot.api_base_url
+    for attempt in range(1, attempts + 1):
+        try:
+            return await bot.get_me()
+        except TelegramUnauthorizedError:
+            raise ConfigError(f"BOT__TOKEN was rejected by the Bot API at {url}") from None
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            if attempt == attempts:
+                raise ConfigError(f"cannot reach the Bot API at {url}: {exc.message}") from None
+            log.warning("Bot API unreachable, retrying", attempt=attempt, error=exc.message)
+            await asyncio.sleep(2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+async def _redis(settings: Settings) -> ArqRedis | None:
+    """One Redis connection pool for the job queue and the FSM storage."""
+    if settings.redis.url is None:
+        return None
+    return await create_pool(RedisSettings.from_dsn(settings.redis.url.get_secret_value()))
+
+
+async def _start_embedded_a2t(
+    deps: AppDeps, sessions: async_sessionmaker[AsyncSession], bot: Bot, stack: AsyncExitStack
+) -> None:
+    """No Redis: the bot runs the worker's job function itself (same code, same rules)."""
+    from worker.runtime import EngineHolder, create_pipeline, local_a2t_status
+    from worker.sweep import sweep, sweep_forever
+
+    settings = deps.settings
+    deps.a2t_status = local_a2t_status(settings.a2t)
+    if not deps.a2t_status.available:
+        return
+    engine = EngineHolder(settings.a2t)
+    engine.start_loading()  # in the background: the bot answers updates meanwhile
+    pipeline, executor = create_pipeline(settings, sessions, bot, engine)
+    stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+    queue = InProcessJobQueue(
+        pipeline.run, max_jobs=settings.a2t.max_jobs, max_tries=settings.a2t.max_tries
+    )
+    stack.push_async_callback(queue.close)
+    deps.job_queue = queue
+    # Jobs open before a restart belong to nobody now: run them again.
+    await sweep(sessions, queue, timedelta(0))
+    sweeper = asyncio.create_task(
+        sweep_forever(
+            sessions,
+            queue,
+            timedelta(seconds=settings.a2t.stale_after_s),
+            settings.a2t.sweep_interval_s,
+        )
+    )
+    stack.callback(sweeper.cancel)
+
+
+def _readiness_checks(engine: AsyncEngine, redis: ArqRedis | None) -> dict[str, ReadinessCheck]:
+    async def database() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    checks: dict[str, ReadinessCheck] = {"database": database}
+    if redis is not None:
+
+        async def redis_ping() -> None:
+            await redis.ping()
+
+        checks["redis"] = redis_ping
+    return checks

@@ -1,0 +1,80 @@
+"""Transcription jobs: the database row is the truth about every voice note's fate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db.base import Base, JsonType, TimestampMixin
+from bot.db.enums import JobStatus, MediaKind, str_enum
+
+
+class TranscriptionJob(TimestampMixin, Base):
+    __tablename__ = "transcription_jobs"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # chat:message:language — one job per voice note and requested language, whatever
+    # Telegram or a retry re-delivers. Also the arq job id.
+    dedup_key: Mapped[str] = mapped_column(String(96), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    update_id: Mapped[int | None] = mapped_column(BigInteger)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    media_kind: Mapped[MediaKind] = mapped_column(str_enum(MediaKind))
+    file_id: Mapped[str] = mapped_column(String(256))
+    file_unique_id: Mapped[str] = mapped_column(String(64))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    mime_type: Mapped[str | None] = mapped_column(String(128))
+    declared_duration_s: Mapped[float | None] = mapped_column(Float)
+
+    status: Mapped[JobStatus] = mapped_column(
+        str_enum(JobStatus), default=JobStatus.QUEUED, server_default=JobStatus.QUEUED.value
+    )
+    engine: Mapped[str | None] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(256))
+    language_hint: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16))
+    audio_duration_s: Mapped[float | None] = mapped_column(Float)
+    processing_s: Mapped[float | None] = mapped_column(Float)
+    progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    text: Mapped[str | None] = mapped_column(Text)
+    segments: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bumped each time the job is (re-)enqueued; a queue entry of an older generation
+    # is stale and does nothing (the sweep re-enqueues under a new arq job id).
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Written by the running worker every few seconds: a stale heartbeat means it died.
+    heartbeat_at: Mapped[datetime | None]
+    cancel_requested_by: Mapped[int | None] = mapped_column(BigInteger)
+    # Ids of the result messages already posted: a rerun edits/skips, never re-sends.
+    result_message_ids: Mapped[list[int] | None] = mapped_column(JsonType)
+
+    received_at: Mapped[datetime]
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    posted_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # Cache: a finished transcript of the same file (a forwarded voice note).
+        Index("ix_transcription_jobs_file_unique_status", "file_unique_id", "status"),
+        # The sweep and the queue depth: open jobs only (a small part of the table).
+        Index(
+            "ix_transcription_jobs_open",
+            "status",
+            "id",
+            sqlite_where=sql_text("status IN ('queued', 'running')"),
+            postgresql_where=sql_text("status IN ('queued', 'running')"),
+        ),
+        # Per-user rate limit and daily quota.
+        Index("ix_transcription_jobs_user_received", "user_id", "received_at"),
+    )

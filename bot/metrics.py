@@ -1,0 +1,41 @@
+"""Every Prometheus metric, defined once. Names follow `<app>_<what>_<unit>`."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+JOB_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+UPDATES = Counter("bot_updates_total", "Telegram updates handled", ["event_type", "outcome"])
+UPDATE_SECONDS = Histogram(
+    "bot_update_duration_seconds",
+    "Time to handle one update",
+    ["event_type"],
+    buckets=LATENCY_BUCKETS,
+)
+TELEGRAM_REQUESTS = Counter(
+    "bot_telegram_requests_total", "Bot API calls made", ["method", "outcome"]
+)
+
+A2T_JOBS = Counter("a2t_jobs_total", "Transcription jobs by outcome", ["outcome"])
+A2T_QUEUE_DEPTH = Gauge("a2t_queue_depth", "Transcription jobs waiting or running")
+A2T_AUDIO_SECONDS = Counter("a2t_audio_seconds_total", "Seconds of audio transcribed")
+A2T_PROCESSING_SECONDS = Histogram(
+    "a2t_processing_seconds", "Engine time per job", buckets=JOB_BUCKETS
+)
+A2T_REALTIME_FACTOR = Histogram(
+    "a2t_realtime_factor",
+    "Processing time divided by audio duration",
+    buckets=(0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5),
+)
+A2T_TIME_TO_STATUS = Histogram(
+    "a2t_time_to_first_status_seconds",
+    "From the voice note's arrival to the bot's first status reply",
+    buckets=LATENCY_BUCKETS,
+)
+A2T_TIME_TO_RESULT = Histogram(
+    "a2t_time_to_result_seconds",
+    "From the voice note's arrival to the transcript posted",
+    buckets=JOB_BUCKETS,
+)

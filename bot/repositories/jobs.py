@@ -1,0 +1,273 @@
+"""Transcription job rows: every state transition is one conditional UPDATE, so two
+workers (or a worker and the sweep) can never both own a job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import utcnow
+from bot.db.enums import JobStatus, MediaKind
+from bot.db.models import TranscriptionJob
+
+OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A plain copy of a job row: safe to use after the session is gone."""
+
+    id: int
+    generation: int
+    chat_id: int
+    user_id: int | None
+    message_id: int
+    status_message_id: int | None
+    media_kind: MediaKind
+    file_id: str
+    file_unique_id: str
+    file_size: int | None
+    status: JobStatus
+    language_hint: str | None
+    language: str | None
+    audio_duration_s: float | None
+    processing_s: float | None
+    text: str | None
+    segments: list[dict[str, Any]] | None
+    error_code: str | None
+    error_message: str | None
+    attempts: int
+    cancel_requested_by: int | None
+    result_message_ids: list[int] | None
+    engine: str | None
+    model: str | None
+    received_at: datetime
+
+    @classmethod
+    def of(cls, row: TranscriptionJob) -> JobView:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+
+class JobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_if_new(self, values: dict[str, Any]) -> int | None:
+        """Insert unless the dedup key exists; returns the new id or None for a duplicate."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(TranscriptionJob)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(TranscriptionJob.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get(self, job_id: int) -> JobView | None:
+        row = await self.session.get(TranscriptionJob, job_id, populate_existing=True)
+        return JobView.of(row) if row else None
+
+    async def by_dedup_key(self, key: str) -> JobView | None:
+        row = await self.session.scalar(
+            select(TranscriptionJob).where(TranscriptionJob.dedup_key == key)
+        )
+        return JobView.of(row) if row else None
+
+    async def cached_result(self, file_unique_id: str, language_hint: str | None) -> JobView | None:
+        """A finished transcript of the same file (forwarded voice notes)."""
+        stmt = (
+            select(TranscriptionJob)
+            .where(
+                TranscriptionJob.file_unique_id == file_unique_id,
+                TranscriptionJob.status == JobStatus.DONE,
+                TranscriptionJob.text.is_not(None),
+            )
+            .order_by(TranscriptionJob.id.desc())
+            .limit(1)
+        )
+        if language_hint:
+            stmt = stmt.where(TranscriptionJob.language == language_hint)
+        row = await self.session.scalar(stmt)
+        return JobView.of(row) if row else None
+
+    async def queue_position(self, job_id: int) -> int:
+        ahead = await self.session.scalar(
+            select(func.count()).where(
+                TranscriptionJob.status == JobStatus.QUEUED, TranscriptionJob.id < job_id
+            )
+        )
+        return int(ahead or 0) + 1
+
+    async def open_count(self) -> int:
+        return int(
+            await self.session.scalar(select(func.count()).where(TranscriptionJob.status.in_(OPEN)))
+            or 0
+        )
+
+    async def user_usage(self, user_id: int, since: datetime) -> tuple[int, float]:
+        """Jobs and seconds of audio a user submitted since a moment."""
+        seconds = func.coalesce(
+            TranscriptionJob.audio_duration_s, TranscriptionJob.declared_duration_s, 0.0
+        )
+        count, total = (
+            await self.session.execute(
+                select(func.count(), func.coalesce(func.sum(seconds), 0.0)).where(
+                    TranscriptionJob.user_id == user_id,
+                    TranscriptionJob.received_at >= since,
+                    TranscriptionJob.status != JobStatus.CANCELLED,
+                )
+            )
+        ).one()
+        return int(count), float(total)
+
+    async def set_status_message(self, job_id: int, message_id: int) -> None:
+        await self.session.execute(
+            update(TranscriptionJob)
+            .where(TranscriptionJob.id == job_id)
+            .values(status_message_id=message_id, queued_at=utcnow())
+        )
+
+    async def claim(self, job_id: int, generation: int, stale_after: timedelta) -> JobView | None:
+        """Take the job for this worker: only a queued one, or a running one whose
+        worker stopped beating. None: someone else has it, or it is finished."""
+        now = utcnow()
+        stmt = (
+            update(TranscriptionJob)
+            .where(
+                TranscriptionJob.id == job_id,
+                TranscriptionJob.generation == generation,
+                or_(
+                    TranscriptionJob.status == JobStatus.QUEUED,
+                    and_(
+                        TranscriptionJob.status == JobStatus.RUNNING,
+                        or_(
+                            TranscriptionJob.heartbeat_at.is_(None),
+                            TranscriptionJob.heartbeat_at < now - stale_after,
+                        ),
+                    ),
+                ),
+            )
+            .values(
+                status=JobStatus.RUNNING,
+                attempts=TranscriptionJob.attempts + 1,
+                started_at=func.coalesce(TranscriptionJob.started_at, now),
+                heartbeat_at=now,
+            )
+            .returning(TranscriptionJob)
+        )
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
+        return JobView.of(row) if row else None
+
+    async def beat(self, job_id: int, progress: float) -> bool:
+        """Heartbeat with progress; returns whether a cancel was requested."""
+        result = await self.session.execute(
+            update(TranscriptionJob)
+            .where(TranscriptionJob.id == job_id, TranscriptionJob.status == JobStatus.RUNNING)
+            .values(heartbeat_at=utcnow(), progress=progress)
+            .returning(TranscriptionJob.cancel_requested_by)
+        )
+        row = result.one_or_none()
+        return row is None or row[0] is not None
+
+    async def update_fields(self, job_id: int, **values: Any) -> None:
+        await self.session.execute(
+            update(TranscriptionJob).where(TranscriptionJob.id == job_id).values(**values)
+        )
+
+    async def finish(self, job_id: int, status: JobStatus, **values: Any) -> bool:
+        """Close an open job; False if it was already closed (someone else finished it)."""
+        result = await self.session.execute(
+            update(TranscriptionJob)
+            .where(TranscriptionJob.id == job_id, TranscriptionJob.status.in_(OPEN))
+            .values(status=status, finished_at=utcnow(), **values)
+            .returning(TranscriptionJob.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def release(self, job_id: int) -> None:
+        """Give a running job back to the queue (a transient failure; it will be retried)."""
+        await self.session.execute(
+            update(TranscriptionJob)
+            .where(TranscriptionJob.id == job_id, TranscriptionJob.status == JobStatus.RUNNING)
+            .values(status=JobStatus.QUEUED, heartbeat_at=None)
+        )
+
+    async def request_cancel(self, job_id: int, actor_id: int) -> JobStatus | None:
+        """Queued: cancelled at once. Running: flagged; the worker stops at the next
+        segment. Returns the status the job had, or None if it was already closed."""
+        for status in OPEN:
+            values: dict[str, Any] = {"cancel_requested_by": actor_id}
+            if status == JobStatus.QUEUED:
+                values.update(status=JobStatus.CANCELLED, finished_at=utcnow())
+            result = await self.session.execute(
+                update(TranscriptionJob)
+                .where(TranscriptionJob.id == job_id, TranscriptionJob.status == status)
+                .values(**values)
+                .returning(TranscriptionJob.id)
+            )
+            if result.scalar_one_or_none() is not None:
+                return status
+        return None
+
+    async def cancel_open_in_chat(self, chat_id: int, reason: str) -> int:
+        result = await self.session.execute(
+            update(TranscriptionJob)
+            .where(TranscriptionJob.chat_id == chat_id, TranscriptionJob.status.in_(OPEN))
+            .values(
+                status=JobStatus.CANCELLED,
+                finished_at=utcnow(),
+                error_code="chat_unavailable",
+                error_message=reason,
+            )
+            .returning(TranscriptionJob.id)
+        )
+        return len(result.all())
+
+    async def stale_jobs(self, stale_after: timedelta) -> list[JobView]:
+        """Open jobs that may have been lost: running without a heartbeat, or queued
+        since before the threshold (the caller checks whether the queue still has them)."""
+        cutoff = utcnow() - stale_after
+        rows = await self.session.scalars(
+            select(TranscriptionJob)
+            .where(
+                or_(
+                    and_(
+                        TranscriptionJob.status == JobStatus.RUNNING,
+                        TranscriptionJob.heartbeat_at < cutoff,
+                    ),
+                    and_(
+                        TranscriptionJob.status == JobStatus.QUEUED,
+                        func.coalesce(TranscriptionJob.queued_at, TranscriptionJob.received_at)
+                        < cutoff,
+                    ),
+                )
+            )
+            .order_by(TranscriptionJob.id)
+            .limit(500)
+        )
+        return [JobView.of(row) for row in rows]
+
+    async def bump_generation(self, job: JobView) -> int | None:
+        """Claim the right to re-enqueue: only one sweeper wins per generation."""
+        result = await self.session.execute(
+            update(TranscriptionJob)
+            .where(
+                TranscriptionJob.id == job.id,
+                TranscriptionJob.generation == job.generation,
+                TranscriptionJob.status.in_(OPEN),
+            )
+            .values(
+                generation=TranscriptionJob.generation + 1,
+                status=JobStatus.QUEUED,
+                heartbeat_at=None,
+                queued_at=utcnow(),
+            )
+            .returning(TranscriptionJob.generation)
+        )
+        return result.scalar_one_or_none()

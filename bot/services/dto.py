@@ -1,0 +1,60 @@
+"""Validated inputs and plain outputs of the services. The Telegram layer builds these
+from aiogram objects; services never see aiogram types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.db.enums import ChatType, MediaKind
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+
+class UserProfile(_Input):
+    id: int = Field(gt=0)
+    is_bot: bool = False
+    first_name: str = Field(max_length=256)
+    last_name: str | None = Field(default=None, max_length=256)
+    username: str | None = Field(default=None, max_length=64)
+    language_code: str | None = Field(default=None, max_length=16)
+    is_premium: bool | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() if self.last_name else self.first_name
+
+
+class ChatInfo(_Input):
+    id: int  # negative for groups and channels
+    type: ChatType
+    title: str | None = Field(default=None, max_length=256)
+    username: str | None = Field(default=None, max_length=64)
+
+
+class VoiceRequest(_Input):
+    """A voice note, audio file, video note or audio document to transcribe."""
+
+    chat_id: int
+    chat_type: ChatType
+    user_id: int | None = Field(default=None, gt=0)
+    message_id: int = Field(gt=0)
+    update_id: int | None = None
+    media_kind: MediaKind
+    file_id: str = Field(min_length=1, max_length=256)
+    file_unique_id: str = Field(min_length=1, max_length=64)
+    file_size: int | None = Field(default=None, ge=0)
+    mime_type: str | None = Field(default=None, max_length=128)
+    duration_s: float | None = Field(default=None, ge=0)
+    language_hint: str | None = Field(default=None, min_length=2, max_length=16)
+    received_at: datetime
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("received_at must be timezone-aware")
+        return value

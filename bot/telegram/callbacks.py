@@ -1,0 +1,21 @@
+"""CallbackData factories. aiogram validates the packed data on the way in, so forged
+or malformed callback data never reaches a handler as valid input."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class A2TAction(StrEnum):
+    CANCEL = "x"
+    TXT = "t"
+    SRT = "s"
+    RERUN = "r"
+
+
+class A2TCallback(CallbackData, prefix="a2t"):
+    action: A2TAction
+    job_id: int
+    language: str = ""

@@ -1,0 +1,46 @@
+"""Builds the Bot and the Dispatcher: the only place that wires aiogram together."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services import AppDeps
+from bot.settings import BotSettings
+from bot.telegram.handlers import feature_routers
+from bot.telegram.middlewares import DbSessionMiddleware, UpdateContextMiddleware
+from bot.telegram.sender import SenderLimits, TelegramSender
+
+
+def create_bot(settings: BotSettings, limits: SenderLimits | None = None) -> Bot:
+    """A Bot whose every request goes through the shared TelegramSender."""
+    if settings.token is None:
+        raise ValueError("BOT__TOKEN is not set")
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.api_base_url, is_local=settings.api_is_local)
+    )
+    session.middleware(TelegramSender(limits))
+    return Bot(
+        token=settings.token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def create_dispatcher(
+    deps: AppDeps,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    dp = Dispatcher(storage=storage or MemoryStorage(), settings=deps.settings, deps=deps)
+    dp.update.outer_middleware(UpdateContextMiddleware())
+    dp.update.outer_middleware(DbSessionMiddleware(session_factory, deps))
+    dp.include_routers(*feature_routers())
+    return dp

@@ -1,0 +1,83 @@
+"""Filters that parse: they return a dict of typed arguments for the handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot
+from aiogram.filters import Filter
+from aiogram.types import Message
+
+from bot.db.enums import MediaKind
+
+
+class UnknownCommand(Filter):
+    """A message that starts with a command meant for this bot.
+
+    In groups only `/cmd@this_bot` counts: a bare `/cmd` may be for another bot.
+    Gives the handler `command` (the name without slash and mention).
+    """
+
+    async def __call__(self, message: Message, bot: Bot) -> bool | dict[str, Any]:
+        text = message.text or message.caption or ""
+        if not text.startswith("/") or len(text) < 2:
+            return False
+        name, _, mention = text[1:].split(maxsplit=1)[0].partition("@")
+        if message.chat.type == "private":
+            return {"command": name} if not mention or await _is_me(bot, mention) else False
+        return {"command": name} if mention and await _is_me(bot, mention) else False
+
+
+async def _is_me(bot: Bot, mention: str) -> bool:
+    me = await bot.me()
+    return bool(me.username) and mention.lower() == (me.username or "").lower()
+
+
+class VoiceMedia(Filter):
+    """A message carrying something to transcribe (or, with `in_reply=True`, a message
+    replying to one). Gives the handler `media: VoiceMediaRef`."""
+
+    def __init__(self, *, in_reply: bool = False) -> None:
+        self.in_reply = in_reply
+
+    async def __call__(self, message: Message) -> bool | dict[str, Any]:
+        target = message.reply_to_message if self.in_reply else message
+        if target is None:
+            return False
+        media = voice_media(target)
+        return {"media": media, "media_message": target} if media else False
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceMediaRef:
+    kind: MediaKind
+    file_id: str
+    file_unique_id: str
+    file_size: int | None
+    mime_type: str | None
+    duration: float | None
+
+
+def voice_media(message: Message) -> VoiceMediaRef | None:
+    if message.voice:
+        v = message.voice
+        return VoiceMediaRef(
+            MediaKind.VOICE, v.file_id, v.file_unique_id, v.file_size, v.mime_type, v.duration
+        )
+    if message.audio:
+        a = message.audio
+        return VoiceMediaRef(
+            MediaKind.AUDIO, a.file_id, a.file_unique_id, a.file_size, a.mime_type, a.duration
+        )
+    if message.video_note:
+        n = message.video_note
+        return VoiceMediaRef(
+            MediaKind.VIDEO_NOTE, n.file_id, n.file_unique_id, n.file_size, "video/mp4", n.duration
+        )
+    doc = message.document
+    if doc and (doc.mime_type or "").startswith("audio/"):
+        return VoiceMediaRef(
+            MediaKind.DOCUMENT, doc.file_id, doc.file_unique_id, doc.file_size, doc.mime_type, None
+        )
+    return None

@@ -1,0 +1,215 @@
+"""A2T in Telegram: voice notes in, status replies out; cancel, .txt/.srt, re-run,
+/transcribe and per-chat modes. The work is TranscriptionService's and the worker's."""
+
+from __future__ import annotations
+
+import time
+
+from aiogram import Bot, F, Router
+from aiogram.filters import ChatMemberUpdatedFilter, Command, CommandObject
+from aiogram.filters.chat_member_updated import LEAVE_TRANSITION
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    ChatMemberUpdated,
+    Message,
+    ReplyParameters,
+)
+
+from bot import metrics
+from bot.db.enums import A2TMode, ChatType, JobStatus
+from bot.errors import NotAllowedError, UserFacingError
+from bot.log import get_logger
+from bot.services import Services
+from bot.services.dto import VoiceRequest
+from bot.services.transcription import Admission
+from bot.settings import Settings
+from bot.telegram import a2t_views as views
+from bot.telegram.adapters import chat_info, user_profile
+from bot.telegram.admins import is_chat_admin
+from bot.telegram.callbacks import A2TAction, A2TCallback
+from bot.telegram.filters import VoiceMedia, VoiceMediaRef
+
+log = get_logger(__name__)
+MODES = ", ".join(m.value for m in A2TMode)
+
+
+async def on_voice(message: Message, media: VoiceMediaRef, services: Services, bot: Bot) -> None:
+    started = time.perf_counter()
+    chat_type = ChatType(message.chat.type)
+    svc = services.transcription
+    if chat_type != ChatType.PRIVATE:
+        await services.roster.remember_chat(chat_info(message.chat))
+        if await svc.chat_mode(message.chat.id, chat_type) != A2TMode.AUTO:
+            return
+        if not svc.status.available:
+            return  # no "unavailable" reply to every voice note of a group
+    await _submit(bot, message, message, media, services, started)
+
+
+async def cmd_transcribe(
+    message: Message, media: VoiceMediaRef, media_message: Message, services: Services, bot: Bot
+) -> None:
+    started = time.perf_counter()
+    chat_type = ChatType(message.chat.type)
+    if chat_type != ChatType.PRIVATE:
+        await services.roster.remember_chat(chat_info(message.chat))
+    if await services.transcription.chat_mode(message.chat.id, chat_type) == A2TMode.OFF:
+        raise UserFacingError("Transcription is switched off in this chat.")
+    await _submit(bot, message, media_message, media, services, started)
+
+
+async def cmd_transcribe_without_reply(message: Message) -> None:
+    await message.reply("Reply to a voice note, audio or video note with /transcribe.")
+
+
+async def _submit(
+    bot: Bot,
+    message: Message,
+    media_message: Message,
+    media: VoiceMediaRef,
+    services: Services,
+    started: float,
+) -> None:
+    author = media_message.from_user or message.from_user
+    if author is not None:
+        await services.roster.remember_user(user_profile(author))
+    request = VoiceRequest(
+        chat_id=message.chat.id,
+        chat_type=ChatType(message.chat.type),
+        user_id=author.id if author else None,
+        message_id=media_message.message_id,
+        media_kind=media.kind,
+        file_id=media.file_id,
+        file_unique_id=media.file_unique_id,
+        file_size=media.file_size,
+        mime_type=media.mime_type,
+        duration_s=media.duration,
+        received_at=media_message.date,
+    )
+    admission = await services.transcription.submit(request)
+    await _render_admission(bot, message.chat.id, media_message.message_id, admission, services)
+    if admission.outcome != "duplicate":
+        metrics.A2T_TIME_TO_STATUS.observe(time.perf_counter() - started)
+
+
+async def _render_admission(
+    bot: Bot, chat_id: int, voice_message_id: int, admission: Admission, services: Services
+) -> None:
+    job = admission.job
+    reply_to = ReplyParameters(message_id=voice_message_id, allow_sending_without_reply=True)
+    if admission.outcome == "duplicate":
+        log.info("duplicate voice note ignored", job_id=job.id)
+    elif admission.outcome == "cached":
+        chunks = views.result_messages(job, views.result_footer(job))
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            await bot.send_message(
+                chat_id,
+                chunk,
+                reply_parameters=reply_to,
+                reply_markup=views.result_keyboard(job, [], multilingual=False) if last else None,
+                parse_mode=None,
+            )
+    else:
+        status = await bot.send_message(
+            chat_id,
+            views.queued_text(admission.position),
+            reply_parameters=reply_to,
+            reply_markup=views.cancel_keyboard(job.id),
+            parse_mode=None,
+        )
+        await services.transcription.announce(job, status.message_id)
+
+
+async def cmd_a2t_mode(
+    message: Message, command: CommandObject, services: Services, bot: Bot, settings: Settings
+) -> None:
+    assert message.from_user is not None
+    if message.chat.type == ChatType.PRIVATE:
+        raise UserFacingError("In private chats I always transcribe voice notes.")
+    mode = (command.args or "").strip().lower()
+    current = await services.transcription.chat_mode(message.chat.id, ChatType(message.chat.type))
+    if not mode:
+        await message.reply(
+            f"Transcription mode here: {current.value}. Set it with /a2t_mode {MODES}."
+        )
+        return
+    if mode not in {m.value for m in A2TMode}:
+        raise UserFacingError(f"Unknown mode {mode!r}; use one of: {MODES}.")
+    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
+        raise NotAllowedError("Only chat admins can change the transcription mode.")
+    await services.roster.remember_chat(chat_info(message.chat))
+    await services.transcription.set_chat_mode(message.chat.id, A2TMode(mode))
+    await message.reply(f"Transcription mode set to {mode}.")
+
+
+async def on_cancel(
+    query: CallbackQuery,
+    callback_data: A2TCallback,
+    services: Services,
+    bot: Bot,
+    settings: Settings,
+) -> None:
+    message = query.message
+    chat_id = message.chat.id if message else 0
+    is_admin = chat_id < 0 and await is_chat_admin(bot, settings, chat_id, query.from_user.id)
+    previous = await services.transcription.cancel(
+        callback_data.job_id, query.from_user.id, is_admin
+    )
+    if previous == JobStatus.QUEUED and isinstance(message, Message):
+        await message.edit_text(views.cancelled_text(), parse_mode=None)
+    await query.answer("Cancelled." if previous == JobStatus.QUEUED else "Stopping…")
+
+
+async def on_file(
+    query: CallbackQuery, callback_data: A2TCallback, services: Services, bot: Bot
+) -> None:
+    job = await services.transcription.finished(callback_data.job_id)
+    if callback_data.action == A2TAction.TXT:
+        document = BufferedInputFile(views.transcript_txt(job), f"transcript-{job.id}.txt")
+    else:
+        document = BufferedInputFile(views.transcript_srt(job), f"transcript-{job.id}.srt")
+    await bot.send_document(
+        job.chat_id,
+        document,
+        reply_parameters=ReplyParameters(
+            message_id=job.message_id, allow_sending_without_reply=True
+        ),
+    )
+    await query.answer()
+
+
+async def on_rerun(
+    query: CallbackQuery, callback_data: A2TCallback, services: Services, bot: Bot
+) -> None:
+    admission = await services.transcription.rerun(
+        callback_data.job_id, callback_data.language, query.from_user.id
+    )
+    if admission.outcome == "duplicate":
+        await query.answer("Already on it.")
+        return
+    job = admission.job
+    await _render_admission(bot, job.chat_id, job.message_id, admission, services)
+    await query.answer()
+
+
+async def on_bot_removed(event: ChatMemberUpdated, services: Services) -> None:
+    count = await services.transcription.stop_chat(event.chat.id)
+    log.info("bot removed from chat: pending jobs cancelled", cancelled=count)
+
+
+def create_router() -> Router:
+    router = Router(name="voice")
+    router.message.filter(F.from_user)
+    router.message.register(on_voice, VoiceMedia())
+    router.message.register(cmd_transcribe, Command("transcribe"), VoiceMedia(in_reply=True))
+    router.message.register(cmd_transcribe_without_reply, Command("transcribe"))
+    router.message.register(cmd_a2t_mode, Command("a2t_mode"))
+    router.callback_query.register(on_cancel, A2TCallback.filter(F.action == A2TAction.CANCEL))
+    router.callback_query.register(
+        on_file, A2TCallback.filter(F.action.in_({A2TAction.TXT, A2TAction.SRT}))
+    )
+    router.callback_query.register(on_rerun, A2TCallback.filter(F.action == A2TAction.RERUN))
+    router.my_chat_member.register(on_bot_removed, ChatMemberUpdatedFilter(LEAVE_TRANSITION))
+    return router

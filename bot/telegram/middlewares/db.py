@@ -1,0 +1,37 @@
+"""One database session per update: services get it by injection, the update's
+work is committed when the handler succeeds and rolled back when it raises."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services import AppDeps, Services
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], deps: AppDeps):
+        self.session_factory = session_factory
+        self.deps = deps
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        # The session connects lazily: updates that never touch the database cost nothing.
+        async with self.session_factory() as session:
+            data["session"] = session
+            data["services"] = Services(session, self.deps)
+            try:
+                result = await handler(event, data)
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+            return result

@@ -1,0 +1,100 @@
+"""`python -m bot` as a real process: the fake Bot API, real PostgreSQL or the embedded
+SQLite default; /start answered, /metrics and health served, clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests import factories as f
+from tests import processes
+from tests.fakes import FakeBotAPI
+
+pytestmark = pytest.mark.e2e
+
+
+def _env(fake_api: FakeBotAPI, metrics_port: int, **extra: str) -> dict[str, str]:
+    return {
+        "BOT__TOKEN": fake_api.token,
+        "BOT__API_BASE_URL": fake_api.base_url,
+        "METRICS__PORT": str(metrics_port),
+        "LOG__FORMAT": "json",
+        **extra,
+    }
+
+
+async def _start_and_check(fake_api: FakeBotAPI, bot: processes.Process, port: int) -> None:
+    alice = f.user(id=601, first_name="Alice")
+    fake_api.push_update(
+        f.message_update(f.message("/start", from_user=alice, chat=f.private_chat(alice)))
+    )
+    try:
+        call = await fake_api.wait_for_call("sendMessage", timeout=60)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- bot output ---\n{bot.text}") from None
+    assert call.params["chat_id"] == 601
+    assert "Hello, Alice!" in call.params["text"]
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+            assert response.status == 200
+        async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+            assert response.status == 200, await response.text()
+            assert (await response.json())["checks"]["database"] == "ok"
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+            body = await response.text()
+    assert 'bot_updates_total{event_type="message",outcome="handled"} 1.0' in body
+
+
+async def test_bot_process_answers_start_on_postgres(fake_api: FakeBotAPI, pg_url: str) -> None:
+    port = processes.free_port()
+    bot = await processes.start("bot", _env(fake_api, port, DB__URL=pg_url))
+    try:
+        await _start_and_check(fake_api, bot, port)
+        assert fake_api.calls_of("setMyCommands")
+    finally:
+        code = await bot.terminate()
+    assert code == 0, bot.text
+    assert "bot stopped" in bot.text
+    assert fake_api.token not in bot.text
+
+
+async def test_embedded_default_creates_and_migrates_sqlite(
+    fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    port = processes.free_port()
+    bot = await processes.start("bot", _env(fake_api, port), cwd=tmp_path)
+    try:
+        await _start_and_check(fake_api, bot, port)
+    finally:
+        code = await bot.terminate()
+    assert code == 0, bot.text
+    assert (tmp_path / "data" / "bot.sqlite3").exists()
+    # Every line is JSON in json mode, and the token never shows.
+    for line in bot.output:
+        json.loads(line)
+    assert fake_api.token not in bot.text
+
+
+async def test_missing_token_is_one_clear_line(tmp_path: Path) -> None:
+    bot = await processes.start("bot", {}, cwd=tmp_path)
+    code = await bot.wait()
+    assert code == 2
+    assert bot.output == [
+        "error: BOT__TOKEN is not set: copy .env.example to .env and put the token "
+        "from @BotFather there (or export BOT__TOKEN)"
+    ]
+
+
+async def test_rejected_token_is_one_clear_line(fake_api: FakeBotAPI, tmp_path: Path) -> None:
+    env = {
+        "BOT__TOKEN": "999:wrong-token-wrong-token-wrong-token",
+        "BOT__API_BASE_URL": fake_api.base_url,
+    }
+    bot = await processes.start("bot", env, cwd=tmp_path)
+    assert await bot.wait() == 2
+    assert bot.output[-1] == f"error: BOT__TOKEN was rejected by the Bot API at {fake_api.base_url}"
+    assert "Traceback" not in bot.text

@@ -1,0 +1,121 @@
+"""arq WorkerSettings. Run with `python -m worker` or `arq worker.main.WorkerSettings`.
+
+Start-up loads the engine once (a missing model or library stops the worker with a
+clear message), opens the database and a Bot for posting back, serves /metrics, and
+starts the sweep that re-enqueues lost jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from arq import func
+from arq.connections import RedisSettings
+
+from bot.bootstrap import ConfigError, load_settings
+from bot.db.engine import create_engine, create_session_factory
+from bot.db.migrate import current_revision, head_revision
+from bot.http import create_app, start_site
+from bot.jobs import TRANSCRIBE, ArqJobQueue
+from bot.log import get_logger
+from bot.settings import Settings
+from bot.telegram.dispatcher import create_bot
+from worker.engines import EngineUnavailableError
+from worker.jobs import transcribe
+from worker.runtime import EngineHolder, create_pipeline
+from worker.sweep import sweep_forever
+
+log = get_logger(__name__)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.setdefault("settings", load_settings())
+    if settings.bot.token is None:
+        raise ConfigError("BOT__TOKEN is not set: the worker posts results as the bot")
+
+    engine_holder = EngineHolder(settings.a2t)
+    try:
+        engine = await engine_holder.get()
+    except EngineUnavailableError as exc:
+        raise ConfigError(f"cannot start the transcription engine: {exc}") from None
+    log.info("engine ready", engine=engine.name, model=engine.model_name, device=engine.device)
+
+    db = create_engine(settings.db)
+    if await current_revision(db) != head_revision():
+        await db.dispose()
+        raise ConfigError("database schema is not at head: run `alembic upgrade head`")
+    sessions = create_session_factory(db)
+    bot = create_bot(settings.bot)
+    pipeline, executor = create_pipeline(settings, sessions, bot, engine_holder)
+    queue = ArqJobQueue(ctx["redis"], settings.redis.queue_name)
+    ctx.update(db=db, bot=bot, pipeline=pipeline, executor=executor)
+    ctx["sweeper"] = asyncio.create_task(
+        sweep_forever(
+            sessions,
+            queue,
+            timedelta(seconds=settings.a2t.stale_after_s),
+            settings.a2t.sweep_interval_s,
+        )
+    )
+    if settings.metrics.enabled:
+        try:
+            ctx["http"] = await start_site(
+                create_app({}), settings.metrics.host, settings.metrics.worker_port
+            )
+        except OSError as exc:  # several workers on one host: only the first gets the port
+            log.warning("metrics port busy; this worker serves no /metrics", error=str(exc))
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    sweeper: asyncio.Task[None] | None = ctx.get("sweeper")
+    if sweeper is not None:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+    if "http" in ctx:
+        await ctx["http"].cleanup()
+    if "bot" in ctx:
+        await ctx["bot"].session.close()
+    if "executor" in ctx:
+        ctx["executor"].shutdown(wait=False, cancel_futures=True)
+    if "db" in ctx:
+        await ctx["db"].dispose()
+    log.info("worker stopped")
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """arq Worker keyword arguments from our settings."""
+    if settings.redis.url is None:
+        raise ConfigError("REDIS__URL is not set: workers take their jobs from Redis")
+    a2t = settings.a2t
+    return {
+        "functions": [
+            func(
+                transcribe,
+                name=TRANSCRIBE,
+                timeout=a2t.job_timeout_s,
+                max_tries=a2t.max_tries,
+            )
+        ],
+        "redis_settings": RedisSettings.from_dsn(settings.redis.url.get_secret_value()),
+        "queue_name": settings.redis.queue_name,
+        "max_jobs": a2t.max_jobs,
+        "job_timeout": a2t.job_timeout_s,
+        "max_tries": a2t.max_tries,
+        "poll_delay": a2t.poll_delay_s,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "keep_result": 3600,
+        "ctx": {"settings": settings},
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """`arq worker.main.WorkerSettings`: the options, read from the environment when
+    arq asks for them (not at import, so importing this module never fails)."""
+    if name == "WorkerSettings":
+        return worker_options(load_settings())
+    raise AttributeError(name)
