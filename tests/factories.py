@@ -18,7 +18,8 @@ from tests.fakes.bot_api import chat_member_json
 JSON = dict[str, Any]
 
 _user_ids = count(10_001)
-_message_ids = count(1)
+# Far apart, so the fake API can number the bot's own messages in between.
+_message_ids = count(1000, 1000)
 _update_ids = count(1)
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?")
 

@@ -115,6 +115,7 @@ class Pipeline:
                 log.info("job not claimable (finished, cancelled or taken)")
                 return
             with structlog.contextvars.bound_contextvars(chat_id=job.chat_id, attempt=job.attempts):
+                log.info("job started", generation=generation)
                 await self._run_claimed(job)
 
     async def _run_claimed(self, job: JobView) -> None:

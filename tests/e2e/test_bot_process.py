@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -98,3 +99,30 @@ async def test_rejected_token_is_one_clear_line(fake_api: FakeBotAPI, tmp_path: 
     assert await bot.wait() == 2
     assert bot.output[-1] == f"error: BOT__TOKEN was rejected by the Bot API at {fake_api.base_url}"
     assert "Traceback" not in bot.text
+
+
+async def test_embedded_default_transcribes_in_process(
+    fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    from tests.a2t import JFK_PHRASE, audio_bytes, normalise, voice_note
+
+    port = processes.free_port()
+    bot = await processes.start("bot", _env(fake_api, port, A2T__DEVICE="cpu"), cwd=tmp_path)
+    try:
+        alice = f.user(id=602, first_name="Alice")
+        fake_api.push_update(
+            voice_note(fake_api, audio_bytes("jfk.ogg"), user=alice, chat=f.private_chat(alice))
+        )
+
+        def is_transcript(call: Any) -> bool:
+            return JFK_PHRASE in " ".join(normalise(str(call.params.get("text", ""))))
+
+        try:
+            await fake_api.wait_for_call("editMessageText", is_transcript, timeout=90)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- bot output ---\n{bot.text}") from None
+        status = fake_api.calls_of("sendMessage")[0]
+        assert "Queued" in status.params["text"]
+    finally:
+        code = await bot.terminate()
+    assert code == 0, bot.text

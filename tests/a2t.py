@@ -1,0 +1,79 @@
+"""Helpers for A2T tests: real audio files served by the fake Bot API, voice-note
+updates, word error rate, and the models shipped by PyPI packages."""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tests import factories as f
+from tests.fakes import FakeBotAPI
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).parent.parent
+WHISPER_BASE = REPO / ".cache" / "models" / "whisper-base"
+JFK_PHRASE = "ask not what your country can do for you"
+
+
+@cache
+def references() -> dict[str, str]:
+    with (DATA / "manifest.tsv").open(newline="") as handle:
+        return {
+            row["file"]: row["reference_text"] for row in csv.DictReader(handle, delimiter="\t")
+        }
+
+
+def normalise(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"[^\w\s']", " ", text).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, start=1):
+        current = [i] + [0] * len(hyp)
+        for j, hyp_word in enumerate(hyp, start=1):
+            current[j] = min(
+                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)
+            )
+        previous = current
+    return previous[-1] / max(1, len(ref))
+
+
+def voice_note(
+    api: FakeBotAPI,
+    data: bytes,
+    *,
+    user: dict[str, Any],
+    chat: dict[str, Any],
+    duration: int = 11,
+    file_unique_id: str | None = None,
+    kind: str = "voice",
+    **message_extra: Any,
+) -> dict[str, Any]:
+    """Register the bytes at the fake API and build the message update carrying them."""
+    file = api.add_file(data, file_unique_id=file_unique_id)
+    media = {
+        "file_id": file["file_id"],
+        "file_unique_id": file["file_unique_id"],
+        "file_size": len(data),
+    }
+    if kind == "voice":
+        extra = {"voice": f.voice(duration=duration, **media)}
+    elif kind == "audio":
+        extra = {"audio": f.audio(duration=duration, **media)}
+    elif kind == "video_note":
+        extra = {"video_note": f.video_note(duration=duration, **media)}
+    else:
+        extra = {"document": f.document(mime_type="audio/ogg", file_name="memo.ogg", **media)}
+    message = f.message(from_user=user, chat=chat, **extra, **message_extra)
+    return f.message_update(message)
+
+
+def audio_bytes(name: str) -> bytes:
+    return (DATA / name).read_bytes()
