@@ -197,6 +197,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         env_nested_delimiter="__",
+        # `NAME=` in .env means "not set" (the default applies), as operators expect.
+        env_ignore_empty=True,
         extra="ignore",
     )
 

@@ -1,14 +1,22 @@
 """Decode any audio/video Telegram sends into 16 kHz mono float32 samples, once, for
-every engine: ffmpeg under a time limit, with the output capped at the duration limit."""
+every engine, under a time limit and capped at the duration limit.
+
+Two decoders, both ffmpeg: in-process through PyAV (libavcodec; installed with
+faster-whisper) when available, because spawning the ffmpeg program costs ~75 ms per
+job (29 ms vs 105 ms for the 11 s voice note, docs/PERFORMANCE.md); otherwise the
+ffmpeg program through ffmpeg-python."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
+import io
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ffmpeg
 import numpy as np
@@ -48,15 +56,21 @@ def ffmpeg_args(source: Path, max_seconds: float) -> list[str]:
     return args
 
 
-async def decode(data: bytes, *, max_seconds: float, timeout_s: float) -> DecodedAudio:
+UNREADABLE = "This file is not audio I can read, or it is damaged."
+
+
+async def decode(
+    data: bytes, *, max_seconds: float, timeout_s: float, in_process: bool | None = None
+) -> DecodedAudio:
+    """`in_process=None`: PyAV when installed, else the ffmpeg program."""
     if not data:
         raise AudioError("empty", "The file is empty.")
-    with tempfile.TemporaryDirectory(prefix="a2t-") as tmp:
-        # A file, not a pipe: MP4 video notes may keep their index at the end.
-        source = Path(tmp) / "input"
-        source.write_bytes(data)
-        raw = await _run_ffmpeg(ffmpeg_args(source, max_seconds), timeout_s)
-    samples = np.frombuffer(raw[: len(raw) - len(raw) % BYTES_PER_SAMPLE], dtype=np.float32)
+    if in_process is None:
+        in_process = importlib.util.find_spec("av") is not None
+    if in_process:
+        samples = await asyncio.to_thread(_decode_in_process, data, max_seconds, timeout_s)
+    else:
+        samples = await _decode_with_program(data, max_seconds, timeout_s)
     if not len(samples):
         raise AudioError("empty", "The file contains no audio.")
     audio = DecodedAudio(samples)
@@ -65,6 +79,49 @@ async def decode(data: bytes, *, max_seconds: float, timeout_s: float) -> Decode
             "too_long", f"The recording is longer than the limit of {_minutes(max_seconds)}."
         )
     return audio
+
+
+def _decode_in_process(data: bytes, max_seconds: float, timeout_s: float) -> Samples:
+    import av
+
+    deadline = time.monotonic() + timeout_s
+    limit = int((max_seconds + 1) * SAMPLE_RATE)  # enough to tell "too long"
+    chunks: list[Samples] = []
+    total = 0
+    try:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError("unreadable", UNREADABLE)
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            for frame in container.decode(container.streams.audio[0]):
+                for out in resampler.resample(frame):
+                    chunk = _mono_float(out)
+                    chunks.append(chunk)
+                    total += len(chunk)
+                if total > limit:
+                    break
+                if time.monotonic() > deadline:
+                    raise AudioError("decode_timeout", "Decoding this file took too long.")
+            chunks.extend(_mono_float(out) for out in resampler.resample(None))
+    except (av.error.FFmpegError, EOFError) as exc:
+        # A damaged file may still have given usable audio before the damage.
+        if not chunks:
+            raise AudioError("unreadable", UNREADABLE) from exc
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+def _mono_float(frame: Any) -> Samples:
+    samples: Samples = frame.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+    return samples
+
+
+async def _decode_with_program(data: bytes, max_seconds: float, timeout_s: float) -> Samples:
+    with tempfile.TemporaryDirectory(prefix="a2t-") as tmp:
+        # A file, not a pipe: MP4 video notes may keep their index at the end.
+        source = Path(tmp) / "input"
+        source.write_bytes(data)
+        raw = await _run_ffmpeg(ffmpeg_args(source, max_seconds), timeout_s)
+    return np.frombuffer(raw[: len(raw) - len(raw) % BYTES_PER_SAMPLE], dtype=np.float32)
 
 
 async def _run_ffmpeg(args: list[str], timeout_s: float) -> bytes:
@@ -84,10 +141,9 @@ async def _run_ffmpeg(args: list[str], timeout_s: float) -> bytes:
     # Partial output from a damaged file is still usable; none at all is not.
     if proc.returncode != 0 and not stdout:
         detail = stderr.decode(errors="replace").strip().splitlines()[-1:]
-        raise AudioError(
-            "unreadable",
-            "This file is not audio I can read, or it is damaged.",
-        ) from RuntimeError(f"ffmpeg exited {proc.returncode}: {detail}")
+        raise AudioError("unreadable", UNREADABLE) from RuntimeError(
+            f"ffmpeg exited {proc.returncode}: {detail}"
+        )
     return stdout
 
 

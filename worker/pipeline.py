@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from aiogram import Bot
@@ -53,6 +53,7 @@ from worker.engines import (
 from worker.notifier import Notifier
 
 log = get_logger(__name__)
+_T = TypeVar("_T")
 
 EngineProvider = Callable[[], Awaitable[Engine]]
 TRANSIENT = (
@@ -85,6 +86,27 @@ class _Run:
         if not self.segments or self.duration <= 0:
             return 0.0
         return min(99.0, self.segments[-1].end / self.duration * 100)
+
+
+class _StageClock:
+    """How long each stage of a job took (logged with "job done")."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.stages: dict[str, float] = {}
+
+    async def time(self, stage: str, work: Awaitable[_T]) -> _T:
+        began = time.perf_counter()
+        try:
+            return await work
+        finally:
+            self.stages[stage] = time.perf_counter() - began
+
+    def total(self) -> float:
+        return time.perf_counter() - self.started
+
+    def stages_ms(self) -> dict[str, int]:
+        return {name: round(seconds * 1000) for name, seconds in self.stages.items()}
 
 
 class Pipeline:
@@ -147,29 +169,33 @@ class Pipeline:
             await self._fail(job, "internal", "Something went wrong on my side; it is logged.")
 
     async def _process(self, job: JobView) -> None:
-        started = time.perf_counter()
+        clock = _StageClock()
         if job.cancel_requested_by is not None:
             raise TranscriptionStopped
         engine = await self.engine()
         if job.text is None:  # not transcribed by an earlier attempt
-            data = await fetch_file(
-                self.bot, job.file_id, self.a2t.max_file_bytes(self.settings.bot)
+            max_bytes = self.a2t.max_file_bytes(self.settings.bot)
+            data = await clock.time("fetch", fetch_file(self.bot, job.file_id, max_bytes))
+            audio = await clock.time(
+                "decode",
+                decode(
+                    data, max_seconds=self.a2t.max_duration_s, timeout_s=self.a2t.decode_timeout_s
+                ),
             )
-            audio = await decode(
-                data, max_seconds=self.a2t.max_duration_s, timeout_s=self.a2t.decode_timeout_s
-            )
-            transcript = await self._transcribe(job, engine, audio)
-            processing = time.perf_counter() - started
-            job = await self._store(job, engine, transcript, processing)
+            transcript = await clock.time("engine", self._transcribe(job, engine, audio))
+            processing = clock.total()
+            job = await clock.time("store", self._store(job, engine, transcript, processing))
             _observe_success(transcript, processing)
-        await self.notifier.result(job, engine.multilingual, self._saver(job.id))
+        await clock.time(
+            "post", self.notifier.result(job, engine.multilingual, self._saver(job.id))
+        )
         async with self.sessions() as session:
             await JobRepository(session).finish(job.id, JobStatus.DONE, posted_at=utcnow())
             metrics.A2T_QUEUE_DEPTH.set(await JobRepository(session).open_count())
             await session.commit()
         metrics.A2T_JOBS.labels("done").inc()
         metrics.A2T_TIME_TO_RESULT.observe((utcnow() - job.received_at).total_seconds())
-        log.info("job done", audio_s=job.audio_duration_s, processing_s=job.processing_s)
+        log.info("job done", audio_s=job.audio_duration_s, stages_ms=clock.stages_ms())
 
     async def _transcribe(self, job: JobView, engine: Engine, audio: DecodedAudio) -> Transcript:
         run = _Run(job=job, duration=audio.duration)

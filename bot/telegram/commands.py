@@ -1,15 +1,24 @@
-"""The command menu shown by Telegram clients (setMyCommands)."""
+"""The command menus shown by Telegram clients (setMyCommands), per scope."""
 
 from __future__ import annotations
 
 from aiogram import Bot
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+)
 
 PRIVATE_COMMANDS = [
     BotCommand(command="start", description="Start and see what I can do"),
     BotCommand(command="help", description="List the commands"),
 ]
+GROUP_COMMANDS = [
+    BotCommand(command="transcribe", description="Reply to a voice note to get it as text"),
+    BotCommand(command="a2t_mode", description="Admins: auto, command or off"),
+]
 
 
 async def publish_commands(bot: Bot) -> None:
     await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
+    await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())

@@ -126,3 +126,42 @@ async def test_embedded_default_transcribes_in_process(
     finally:
         code = await bot.terminate()
     assert code == 0, bot.text
+
+
+async def test_webhook_mode_checks_the_secret_and_answers(
+    fake_api: FakeBotAPI, pg_url: str
+) -> None:
+    port, hook_port = processes.free_port(), processes.free_port()
+    env = _env(
+        fake_api,
+        port,
+        DB__URL=pg_url,
+        BOT__MODE="webhook",
+        BOT__WEBHOOK_URL="https://bot.example.org/telegram/webhook",
+        BOT__WEBHOOK_HOST="127.0.0.1",
+        BOT__WEBHOOK_PORT=str(hook_port),
+        BOT__WEBHOOK_SECRET="s3cret-token",
+    )
+    bot = await processes.start("bot", env)
+    try:
+        registered = await fake_api.wait_for_call("setWebhook", timeout=60)
+        assert registered.params["url"] == "https://bot.example.org/telegram/webhook"
+        assert registered.params["secret_token"] == "s3cret-token"
+        await bot.wait_for_output(f'"port": {hook_port}', timeout=30)
+
+        alice = f.user(id=603, first_name="Alice")
+        update = f.message_update(f.message("/start", from_user=alice, chat=f.private_chat(alice)))
+        hook = f"http://127.0.0.1:{hook_port}/telegram/webhook"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(hook, json=update) as response:
+                assert response.status == 401  # no secret: refused, nothing handled
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+            async with http.post(hook, json=update, headers=headers) as response:
+                assert response.status == 200
+        call = await fake_api.wait_for_call("sendMessage", timeout=30)
+        assert "Hello, Alice!" in call.params["text"]
+        assert len(fake_api.calls_of("sendMessage")) == 1
+    finally:
+        code = await bot.terminate()
+    assert code == 0, bot.text
+    assert "s3cret-token" not in bot.text

@@ -72,11 +72,28 @@ async def test_should_stop_ends_transcription_between_segments(base_engine: Engi
         base_engine.transcribe(samples, TranscribeOptions(should_stop=lambda: True))
 
 
+DECODERS = pytest.mark.parametrize("in_process", [True, False], ids=["pyav", "ffmpeg-program"])
+
+
+@DECODERS
 @pytest.mark.parametrize("name", ["truncated.ogg", "not_audio.ogg"])
-async def test_broken_input_is_rejected_by_decoding(name: str) -> None:
+async def test_broken_input_is_rejected_by_decoding(name: str, in_process: bool) -> None:
     with pytest.raises(AudioError) as excinfo:
-        await decode(audio_bytes(name), max_seconds=60, timeout_s=30)
+        await decode(audio_bytes(name), max_seconds=60, timeout_s=30, in_process=in_process)
     assert excinfo.value.code == "unreadable"
+
+
+@DECODERS
+async def test_both_decoders_agree_and_cap_the_duration(in_process: bool) -> None:
+    audio = await decode(
+        audio_bytes("jfk.ogg"), max_seconds=60, timeout_s=30, in_process=in_process
+    )
+    assert audio.duration == pytest.approx(11.0, abs=0.05)
+    assert audio.samples.dtype.name == "float32"
+    assert 0.05 < float(abs(audio.samples).max()) < 1.1  # float scale (Opus may overshoot 1.0)
+    with pytest.raises(AudioError) as excinfo:
+        await decode(audio_bytes("jfk.ogg"), max_seconds=5, timeout_s=30, in_process=in_process)
+    assert excinfo.value.code == "too_long"
 
 
 @pytest.fixture(scope="module")
