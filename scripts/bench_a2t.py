@@ -20,15 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
@@ -47,7 +44,7 @@ from bot.settings import A2TSettings, Settings
 from bot.telegram.dispatcher import create_bot, create_dispatcher
 from scripts._bench import REDIS_URL, median, print_table, scratch_database, write_results
 from tests import factories as f
-from tests.a2t import DATA, JFK_PHRASE, normalise
+from tests.a2t import DATA, JFK_PHRASE, lj_speech_minute, normalise
 from tests.fakes import FakeBotAPI
 from tests.processes import Process, start
 from worker.audio import decode
@@ -55,39 +52,6 @@ from worker.engines import TranscribeOptions, load_engine
 
 # Own queue per run: a worker left over from another run never steals these jobs.
 QUEUE = f"bench:a2t:{uuid.uuid4().hex[:8]}"
-
-
-def long_recording() -> bytes:
-    """~61 s of varied real speech: LJ Speech clips 0001-0009 as one OGG/Opus note."""
-    clips = sorted(DATA.glob("lj_LJ001-000[1-9].wav"))
-    with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp) / "clips.txt"
-        listing.write_text("".join(f"file '{clip}'\n" for clip in clips))
-        out = Path(tmp) / "long.ogg"
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-f",
-                "concat",
-                "-safe",
-                "0",
-                "-i",
-                str(listing),
-                "-c:a",
-                "libopus",
-                "-b:a",
-                "32k",
-                "-ac",
-                "1",
-                "-ar",
-                "48000",
-                str(out),
-            ],
-            check=True,
-        )
-        return out.read_bytes()
 
 
 class RawEngine:
@@ -322,7 +286,7 @@ def main() -> int:
     args = parser.parse_args()
 
     short = load_clip("jfk.ogg (11 s)", (DATA / "jfk.ogg").read_bytes())
-    long = load_clip("LJ Speech 0001-0009", long_recording())
+    long = load_clip("LJ Speech 0001-0009", lj_speech_minute())
     m = asyncio.run(measure(args.runs, args.jobs, short, long))
     raw_short, raw_long = m["raw_11s_s"], m["raw_long_s"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import re
+import subprocess
+import tempfile
 import unicodedata
 from functools import cache
 from pathlib import Path
@@ -77,3 +79,41 @@ def voice_note(
 
 def audio_bytes(name: str) -> bytes:
     return (DATA / name).read_bytes()
+
+
+def telegram_voice_note(*input_args: str) -> bytes:
+    """Encode ffmpeg input(s) the way Telegram sends voice notes: OGG/Opus, mono, 48 kHz."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "note.ogg"
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                *input_args,
+                "-c:a",
+                "libopus",
+                "-b:a",
+                "32k",
+                "-ac",
+                "1",
+                "-ar",
+                "48000",
+                str(out),
+            ],
+            check=True,
+        )
+        return out.read_bytes()
+
+
+def jfk_repeated(times: int) -> bytes:
+    return telegram_voice_note("-stream_loop", str(times - 1), "-i", str(DATA / "jfk.ogg"))
+
+
+def lj_speech_minute() -> bytes:
+    """~58 s of varied real speech: LJ Speech clips 0001-0009 as one voice note."""
+    clips = sorted(DATA.glob("lj_LJ001-000[1-9].wav"))
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "clips.txt"
+        listing.write_text("".join(f"file '{clip}'\n" for clip in clips))
+        return telegram_voice_note("-f", "concat", "-safe", "0", "-i", str(listing))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from bot.db.enums import JobStatus
 from bot.db.models import TranscriptionJob
 from tests import factories as f
 from tests import processes
-from tests.a2t import DATA, JFK_PHRASE, normalise, voice_note
+from tests.a2t import JFK_PHRASE, jfk_repeated, normalise, voice_note
 from tests.fakes import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -43,31 +42,9 @@ def deps(settings: Any, redis: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def minute_long_note(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def minute_long_note() -> bytes:
     """JFK six times over (66 s), encoded like a Telegram voice note."""
-    out = tmp_path_factory.mktemp("audio") / "long.ogg"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-stream_loop",
-            "5",
-            "-i",
-            str(DATA / "jfk.ogg"),
-            "-c:a",
-            "libopus",
-            "-b:a",
-            "32k",
-            "-ac",
-            "1",
-            "-ar",
-            "48000",
-            str(out),
-        ],
-        check=True,
-    )
-    return out.read_bytes()
+    return jfk_repeated(6)
 
 
 @pytest.fixture
