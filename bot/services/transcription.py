@@ -135,7 +135,6 @@ class TranscriptionService:
         await self.session.commit()
         await self.queue.enqueue_transcription(job.id, job.generation)
         metrics.A2T_QUEUE_DEPTH.set(await self.jobs.open_count())
-        metrics.A2T_TIME_TO_STATUS.observe((utcnow() - job.received_at).total_seconds())
 
     async def _check_limits(self, request: VoiceRequest) -> None:
         a2t = self.a2t

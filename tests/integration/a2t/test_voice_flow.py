@@ -9,6 +9,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.jobs import Job
 from arq.jobs import JobStatus as ArqStatus
+from prometheus_client import REGISTRY
 
 from bot.db.enums import JobStatus
 from bot.jobs import arq_job_id
@@ -21,6 +22,10 @@ ALICE = f.user(id=7001, first_name="Alice")
 CHAT = f.private_chat(ALICE)
 
 
+def _metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def _final_text(api: FakeBotAPI, chat_id: int, message_id: int) -> str:
     return str(api.messages[(chat_id, message_id)]["text"])
 
@@ -28,7 +33,9 @@ def _final_text(api: FakeBotAPI, chat_id: int, message_id: int) -> str:
 async def test_voice_note_is_queued_transcribed_and_replaced_in_place(
     feed: Any, fake_api: FakeBotAPI, worker: Worker, arq_redis: ArqRedis
 ) -> None:
+    before = _metric("a2t_time_to_first_status_seconds_count")
     await feed(voice_note(fake_api, audio_bytes("jfk.ogg"), user=ALICE, chat=CHAT))
+    assert _metric("a2t_time_to_first_status_seconds_count") == before + 1
 
     status = await fake_api.wait_for_call("sendMessage")
     assert "Queued" in status.params["text"]
@@ -56,6 +63,7 @@ async def test_voice_note_is_queued_transcribed_and_replaced_in_place(
     assert len(fake_api.calls_of("sendMessage")) == 1
     edits = fake_api.calls_of("editMessageText")
     assert all(e.params["message_id"] == job.status_message_id for e in edits)
+    assert _metric("a2t_jobs_total", outcome="done") >= 1
 
 
 async def test_duplicate_update_and_forwarded_copy_make_no_second_job(
