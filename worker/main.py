@@ -32,7 +32,9 @@ log = get_logger(__name__)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    settings: Settings = ctx.setdefault("settings", load_settings())
+    if "settings" not in ctx:  # started by `arq worker.main.WorkerSettings`
+        ctx["settings"] = load_settings()
+    settings: Settings = ctx["settings"]
     if settings.bot.token is None:
         raise ConfigError("BOT__TOKEN is not set: the worker posts results as the bot")
 
