@@ -10,6 +10,7 @@ from bot.repositories.upsert import upsert
 from bot.services.dto import ChatInfo, UserProfile
 
 _USER_FIELDS = ("is_bot", "first_name", "last_name", "username", "language_code", "is_premium")
+_CHAT_FIELDS = ("type", "title", "username")
 
 
 class RosterService:
@@ -17,7 +18,8 @@ class RosterService:
         self.session = session
 
     async def remember_user(self, profile: UserProfile) -> None:
-        """Create or refresh a user's profile from what Telegram just told us."""
+        """Create or refresh a user's profile from what Telegram just told us (no write,
+        and no row lock, when nothing changed)."""
         values = profile.model_dump(include={"id", *_USER_FIELDS})
         await upsert(
             self.session,
@@ -25,6 +27,7 @@ class RosterService:
             {**values, "updated_at": utcnow()},
             conflict=["id"],
             update=[*_USER_FIELDS, "updated_at"],
+            unless_same=_USER_FIELDS,
         )
 
     async def remember_chat(self, chat: ChatInfo) -> None:
@@ -33,7 +36,8 @@ class RosterService:
             Chat,
             {**chat.model_dump(), "updated_at": utcnow()},
             conflict=["id"],
-            update=["type", "title", "username", "updated_at"],
+            update=[*_CHAT_FIELDS, "updated_at"],
+            unless_same=_CHAT_FIELDS,
         )
 
     async def get_user(self, user_id: int) -> User | None:
