@@ -157,8 +157,28 @@ class A2TSettings(BaseModel):
 
 class KarmaSettings(BaseModel):
     enabled: bool = True
-    cooldown_s: int = 60
-    daily_quota: int = 20
+    # Anti-abuse, all derived from karma_events (shared by every replica).
+    cooldown_s: int = Field(default=60, ge=0)  # per voter -> target pair in a chat
+    daily_quota: int = Field(default=20, ge=0)  # votes per voter per chat per UTC day
+    # A vote weighs sqrt(voter's karma), clamped to [weight_floor, weight_cap].
+    weight_floor: float = Field(default=1.0, gt=0)
+    weight_cap: float = Field(default=5.0, gt=0)
+    # Reciprocal upvotes within ring_window_h multiply the weight by ring_damping each,
+    # down to ring_min_factor.
+    ring_window_h: int = Field(default=24, ge=0)
+    ring_damping: float = Field(default=0.5, gt=0, le=1)
+    ring_min_factor: float = Field(default=0.1, gt=0, le=1)
+    # The voter may cancel a vote this long after casting it.
+    undo_window_s: int = Field(default=600, ge=0)
+    # A member whose karma falls to this or below is made read-only for restrict_days.
+    restrict_below: float = -20.0
+    restrict_days: int = Field(default=7, ge=1)
+
+    @model_validator(mode="after")
+    def _floor_below_cap(self) -> KarmaSettings:
+        if self.weight_floor > self.weight_cap:
+            raise ValueError("KARMA__WEIGHT_FLOOR must not exceed KARMA__WEIGHT_CAP")
+        return self
 
 
 class ApplicationsSettings(BaseModel):

@@ -4,10 +4,11 @@ from aiogram objects; services never see aiogram types."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.db.enums import ChatType, MediaKind
+from bot.db.enums import ChatType, KarmaSource, MediaKind
 
 
 class _Input(BaseModel):
@@ -58,3 +59,15 @@ class VoiceRequest(_Input):
         if value.tzinfo is None:
             raise ValueError("received_at must be timezone-aware")
         return value
+
+
+class VoteRequest(_Input):
+    """A karma vote: `voter` replied to a message of `target` in `chat`."""
+
+    chat: ChatInfo
+    voter: UserProfile
+    target: UserProfile
+    direction: Literal[1, -1]
+    source: KarmaSource = KarmaSource.REPLY
+    message_id: int | None = Field(default=None, gt=0)  # the voted-on message
+    vote_message_id: int | None = Field(default=None, gt=0)  # the "+" reply itself

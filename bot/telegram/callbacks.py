@@ -19,3 +19,12 @@ class A2TCallback(CallbackData, prefix="a2t"):
     action: A2TAction
     job_id: int
     language: str = ""
+
+
+class KarmaAction(StrEnum):
+    CANCEL = "x"
+
+
+class KarmaCallback(CallbackData, prefix="k"):
+    action: KarmaAction
+    event_id: int

@@ -16,6 +16,9 @@ PRIVATE_COMMANDS = [
 GROUP_COMMANDS = [
     BotCommand(command="transcribe", description="Reply to a voice note to get it as text"),
     BotCommand(command="a2t_mode", description="Admins: auto, command or off"),
+    BotCommand(command="karma", description="Your karma, or as a reply someone else's"),
+    BotCommand(command="top", description="Karma leaderboard: week, month or all"),
+    BotCommand(command="karma_history", description="Admins: reply to see a member's votes"),
 ]
 
 

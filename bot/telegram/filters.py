@@ -10,6 +10,8 @@ from aiogram.filters import Filter
 from aiogram.types import Message
 
 from bot.db.enums import MediaKind
+from bot.services.karma_rules import VoteDirection, parse_vote
+from bot.settings import Settings
 
 
 class UnknownCommand(Filter):
@@ -81,3 +83,27 @@ def voice_media(message: Message) -> VoiceMediaRef | None:
             MediaKind.DOCUMENT, doc.file_id, doc.file_unique_id, doc.file_size, doc.mime_type, None
         )
     return None
+
+
+class KarmaVote(Filter):
+    """A group reply that votes on the replied-to message's author ("+", "thanks", "👎"...),
+    while karma is enabled. Gives the handler `vote: VoteIntent`."""
+
+    async def __call__(self, message: Message, settings: Settings) -> bool | dict[str, Any]:
+        if not settings.karma.enabled or message.chat.type not in ("group", "supergroup"):
+            return False
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or replied.forum_topic_created:
+            return False  # in a forum topic, a plain message "replies" to the topic's start
+        if message.from_user is None or message.from_user.is_bot:
+            return False
+        direction = parse_vote(message.text or message.caption)
+        if direction is None:
+            return False
+        return {"vote": VoteIntent(direction, replied)}
+
+
+@dataclass(frozen=True, slots=True)
+class VoteIntent:
+    direction: VoteDirection
+    message: Message  # the voted-on message; its author is the target

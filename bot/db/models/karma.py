@@ -47,3 +47,26 @@ class KarmaTotal(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (Index("ix_karma_totals_chat_karma", "chat_id", "karma"),)
+
+
+class KarmaRestriction(Base):
+    """A member restricted to read-only because their karma fell to KARMA__RESTRICT_BELOW;
+    `event_id` is the vote that did it (undoing that vote lifts the restriction)."""
+
+    __tablename__ = "karma_restrictions"
+
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("karma_events.id", ondelete="SET NULL"),
+    )
+    until: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_karma_restrictions_event_id", "event_id"),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.handlers import errors, fallback, start, voice
+from bot.telegram.handlers import errors, fallback, karma, start, voice
 
 
 def feature_routers() -> list[Router]:
@@ -14,5 +14,6 @@ def feature_routers() -> list[Router]:
         errors.create_router(),
         start.create_router(),
         voice.create_router(),
+        karma.create_router(),
         fallback.create_router(),
     ]

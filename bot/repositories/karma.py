@@ -1,0 +1,298 @@
+"""Karma queries: the vote checks (cooldown, quota, rings), the atomic total update,
+leaderboards with ranks and the per-member history. Plain rows out."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.db.base import utcnow
+from bot.db.enums import KarmaSource
+from bot.db.models import KarmaEvent, KarmaRestriction, KarmaTotal, User
+from bot.repositories.upsert import increment, upsert
+
+
+@dataclass(frozen=True, slots=True)
+class RankedMember:
+    user_id: int
+    name: str
+    karma: float  # the total, or what was gained in the period
+    rank: int  # 1-based, ties share a rank
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    event_id: int
+    voter_id: int
+    voter_name: str
+    delta: float
+    message_id: int | None
+    created_at: datetime
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VoteChecks:
+    voter_karma: float
+    in_cooldown: bool  # the voter voted for this target since the cooldown began
+    cast_today: int  # votes the voter cast in the chat this UTC day
+    reciprocal_upvotes: int  # upvotes the target gave the voter within the ring window
+
+
+_EVENTS: Any = KarmaEvent.__table__
+_ADD_EVENT = (
+    insert(_EVENTS)
+    .values(
+        {
+            c.key: bindparam(c.key, type_=c.type)
+            for c in _EVENTS.c
+            if c.key not in ("id", "cancelled_at")
+        }
+    )
+    .returning(_EVENTS.c.id)
+)
+
+
+def _full_name(user: type[User] | User) -> ColumnElement[str]:
+    return func.coalesce(user.first_name + literal(" ") + user.last_name, user.first_name)
+
+
+def _live(since: datetime) -> ColumnElement[bool]:
+    return and_(KarmaEvent.created_at >= since, KarmaEvent.cancelled_at.is_(None))
+
+
+class KarmaRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ vote checks
+    async def lock_voter(self, chat_id: int, voter_id: int) -> None:
+        """Serialise one voter's votes in a chat until the transaction ends (PostgreSQL;
+        SQLite serialises writers already), so the cooldown and quota checks cannot race,
+        however many bot replicas run."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        digest = hashlib.blake2b(f"karma:{chat_id}:{voter_id}".encode(), digest_size=8).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    async def total(self, chat_id: int, user_id: int) -> float:
+        karma = await self.session.scalar(
+            select(KarmaTotal.karma).where(
+                KarmaTotal.chat_id == chat_id, KarmaTotal.user_id == user_id
+            )
+        )
+        return karma or 0.0
+
+    async def vote_checks(
+        self,
+        chat_id: int,
+        voter_id: int,
+        target_id: int,
+        *,
+        cooldown_since: datetime,
+        day_start: datetime,
+        ring_since: datetime,
+    ) -> VoteChecks:
+        """Everything a vote's rules need, in one round trip. Every lookup is on
+        (chat_id, voter_id, created_at) or the totals' primary key."""
+
+        def events(voter: int, since: datetime) -> Select[int]:
+            return (
+                select(func.count())
+                .select_from(KarmaEvent)
+                .where(KarmaEvent.chat_id == chat_id, KarmaEvent.voter_id == voter, _live(since))
+            )
+
+        voter_karma = select(KarmaTotal.karma).where(
+            KarmaTotal.chat_id == chat_id, KarmaTotal.user_id == voter_id
+        )
+        recent_for_target = events(voter_id, cooldown_since).where(
+            KarmaEvent.target_id == target_id
+        )
+        reciprocal = events(target_id, ring_since).where(
+            KarmaEvent.target_id == voter_id, KarmaEvent.direction > 0
+        )
+        row = (
+            await self.session.execute(
+                select(
+                    voter_karma.scalar_subquery(),
+                    recent_for_target.scalar_subquery(),
+                    events(voter_id, day_start).scalar_subquery(),
+                    reciprocal.scalar_subquery(),
+                )
+            )
+        ).one()
+        return VoteChecks(float(row[0] or 0.0), int(row[1]) > 0, int(row[2]), int(row[3]))
+
+    # ------------------------------------------------------------------ writes
+    async def add_event(
+        self,
+        *,
+        chat_id: int,
+        voter_id: int,
+        target_id: int,
+        source: KarmaSource,
+        direction: int,
+        weight: float,
+        message_id: int | None,
+        vote_message_id: int | None,
+    ) -> tuple[int, float]:
+        """Record a vote; returns the event's id and delta."""
+        delta = direction * weight
+        # Core, not session.add + flush: a vote is a hot path and needs no ORM object.
+        event_id = await self.session.scalar(
+            _ADD_EVENT,
+            {
+                "chat_id": chat_id,
+                "voter_id": voter_id,
+                "target_id": target_id,
+                "source": source,
+                "direction": direction,
+                "weight": weight,
+                "delta": delta,
+                "message_id": message_id,
+                "vote_message_id": vote_message_id,
+                "created_at": utcnow(),
+            },
+        )
+        assert event_id is not None
+        return event_id, delta
+
+    async def add_to_total(self, chat_id: int, user_id: int, delta: float) -> float:
+        """karma = karma + delta in one atomic upsert; returns the new total."""
+        key = {"chat_id": chat_id, "user_id": user_id}
+        return float(
+            await increment(
+                self.session, KarmaTotal, key, "karma", delta, extra={"updated_at": utcnow()}
+            )
+        )
+
+    async def get_event(self, event_id: int) -> KarmaEvent | None:
+        return await self.session.get(KarmaEvent, event_id)
+
+    async def cancel_event(self, event_id: int, at: datetime) -> bool:
+        """Mark the event cancelled; False when it already was (only one caller wins)."""
+        result = await self.session.execute(
+            update(KarmaEvent)
+            .where(KarmaEvent.id == event_id, KarmaEvent.cancelled_at.is_(None))
+            .values(cancelled_at=at)
+            .returning(KarmaEvent.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def restrict(self, chat_id: int, user_id: int, event_id: int, until: datetime) -> None:
+        values = {
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "event_id": event_id,
+            "until": until,
+            "created_at": utcnow(),
+            "lifted_at": None,
+        }
+        await upsert(
+            self.session,
+            KarmaRestriction,
+            values,
+            conflict=["chat_id", "user_id"],
+            update=["event_id", "until", "created_at", "lifted_at"],
+        )
+
+    async def lift_restriction(self, event_id: int, at: datetime) -> bool:
+        """Lift the restriction this vote caused, if it still stands."""
+        result = await self.session.execute(
+            update(KarmaRestriction)
+            .where(KarmaRestriction.event_id == event_id, KarmaRestriction.lifted_at.is_(None))
+            .values(lifted_at=at)
+            .returning(KarmaRestriction.user_id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    # ------------------------------------------------------------------ reading
+    def _ranked(self, chat_id: int, since: datetime | None) -> Select[tuple[int, float, int]]:
+        """(user_id, karma, rank) of every member: totals, or gains since `since`."""
+        if since is None:
+            base = select(
+                KarmaTotal.user_id.label("user_id"), KarmaTotal.karma.label("karma")
+            ).where(KarmaTotal.chat_id == chat_id)
+        else:
+            gained = func.sum(KarmaEvent.delta)
+            base = (
+                select(KarmaEvent.target_id.label("user_id"), gained.label("karma"))
+                .where(KarmaEvent.chat_id == chat_id, _live(since))
+                .group_by(KarmaEvent.target_id)
+            )
+        scores = base.subquery("scores")
+        rank = func.rank().over(order_by=scores.c.karma.desc())
+        return select(scores.c.user_id, scores.c.karma, rank.label("rank"))
+
+    async def leaderboard(
+        self, chat_id: int, since: datetime | None, limit: int
+    ) -> list[RankedMember]:
+        ranked = self._ranked(chat_id, since).subquery("ranked")
+        rows = await self.session.execute(
+            select(ranked.c.user_id, _full_name(User), ranked.c.karma, ranked.c.rank)
+            .join(User, User.id == ranked.c.user_id)
+            .order_by(ranked.c.rank, ranked.c.user_id)
+            .limit(limit)
+        )
+        return [RankedMember(u, n, float(k), int(r)) for u, n, k, r in rows]
+
+    async def position(
+        self, chat_id: int, user_id: int, since: datetime | None
+    ) -> RankedMember | None:
+        """The member's row of the leaderboard, or None when they have no karma there."""
+        ranked = self._ranked(chat_id, since).subquery("ranked")
+        row = (
+            await self.session.execute(
+                select(ranked.c.user_id, _full_name(User), ranked.c.karma, ranked.c.rank)
+                .join(User, User.id == ranked.c.user_id)
+                .where(ranked.c.user_id == user_id)
+            )
+        ).first()
+        return RankedMember(row[0], row[1], float(row[2]), int(row[3])) if row else None
+
+    async def ranked_count(self, chat_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count()).select_from(KarmaTotal).where(KarmaTotal.chat_id == chat_id)
+        )
+        return int(count or 0)
+
+    async def history(self, chat_id: int, target_id: int, limit: int) -> list[HistoryRow]:
+        voter = aliased(User)
+        rows = await self.session.execute(
+            select(
+                KarmaEvent.id,
+                KarmaEvent.voter_id,
+                _full_name(voter),
+                KarmaEvent.delta,
+                KarmaEvent.message_id,
+                KarmaEvent.created_at,
+                KarmaEvent.cancelled_at,
+            )
+            .join(voter, voter.id == KarmaEvent.voter_id)
+            .where(KarmaEvent.chat_id == chat_id, KarmaEvent.target_id == target_id)
+            .order_by(KarmaEvent.created_at.desc(), KarmaEvent.id.desc())
+            .limit(limit)
+        )
+        return [
+            HistoryRow(i, v, n, float(d), m, c, cancelled is not None)
+            for i, v, n, d, m, c, cancelled in rows
+        ]

@@ -1,0 +1,218 @@
+"""KarmaService: weighted votes between chat members, their undo, ranks and history.
+
+The rules (cooldown, daily quota, reciprocal-ring damping) are derived from `karma_events`
+in the database, so they hold across restarts and any number of bot replicas. A vote is
+one transaction: the event row and an atomic `karma = karma + delta` upsert of the total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import utcnow
+from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
+from bot.log import get_logger
+from bot.repositories.karma import HistoryRow, KarmaRepository, RankedMember
+from bot.services.dto import VoteRequest
+from bot.services.karma_rules import ring_factor, vote_weight
+from bot.services.roster import RosterService
+from bot.settings import Settings
+
+log = get_logger(__name__)
+
+Period = Literal["week", "month", "all"]
+PERIOD_DAYS: dict[str, int] = {"week": 7, "month": 30}
+TOP_SIZE = 10
+HISTORY_SIZE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    event_id: int
+    target_id: int
+    target_name: str
+    total: float  # the target's new total
+    delta: float  # what this vote moved it by (direction * weight)
+    weight: float
+    ring_factor: float  # 1.0 unless reciprocal votes damped it
+    restricted_until: datetime | None = None  # this vote made the target read-only
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    event_id: int
+    target_id: int
+    target_name: str
+    total: float
+    delta: float  # the cancelled vote's delta, now subtracted
+    lift_restriction: bool = False  # the vote had made the target read-only: lift it
+
+
+@dataclass(frozen=True, slots=True)
+class KarmaStanding:
+    user_id: int
+    karma: float
+    rank: int | None  # None: no karma in this chat yet
+    ranked: int  # members with a total in the chat
+
+
+@dataclass(frozen=True, slots=True)
+class Leaderboard:
+    period: Period
+    top: list[RankedMember]
+    me: RankedMember | None  # the caller's row when not in `top`
+
+
+class KarmaService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings.karma
+        self.repo = KarmaRepository(session)
+        self.roster = RosterService(session)
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def ensure_enabled(self) -> None:
+        if not self.settings.enabled:
+            raise FeatureUnavailableError("Karma is switched off here.")
+
+    async def vote(self, request: VoteRequest, *, now: datetime | None = None) -> VoteResult:
+        """Cast a vote and commit it; refusals raise `UserFacingError` and change nothing."""
+        self.ensure_enabled()
+        now = now or utcnow()
+        cfg = self.settings
+        chat_id, voter, target = request.chat.id, request.voter, request.target
+        if voter.id == target.id:
+            raise UserFacingError("You cannot vote for yourself.")
+        if target.is_bot:
+            raise UserFacingError("Bots have no karma.")
+
+        await self.repo.lock_voter(chat_id, voter.id)
+        checks = await self.repo.vote_checks(
+            chat_id,
+            voter.id,
+            target.id,
+            cooldown_since=now - timedelta(seconds=cfg.cooldown_s),
+            day_start=now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
+            ring_since=now - timedelta(hours=cfg.ring_window_h),
+        )
+        if request.direction < 0 and checks.voter_karma <= 0:
+            raise NotAllowedError("You need positive karma to downvote.")
+        if cfg.cooldown_s and checks.in_cooldown:
+            raise UserFacingError(f"You voted for {target.full_name} recently; try again later.")
+        if checks.cast_today >= cfg.daily_quota:
+            raise UserFacingError(
+                f"You have used all {cfg.daily_quota} of today's votes in this chat."
+            )
+
+        weight = vote_weight(checks.voter_karma, cfg.weight_floor, cfg.weight_cap)
+        factor = 1.0
+        if request.direction > 0 and cfg.ring_window_h:
+            factor = ring_factor(checks.reciprocal_upvotes, cfg.ring_damping, cfg.ring_min_factor)
+        weight *= factor
+
+        await self.roster.remember_chat(request.chat)
+        await self.roster.remember_user(voter)
+        await self.roster.remember_user(target)
+        event_id, delta = await self.repo.add_event(
+            chat_id=chat_id,
+            voter_id=voter.id,
+            target_id=target.id,
+            source=request.source,
+            direction=request.direction,
+            weight=weight,
+            message_id=request.message_id,
+            vote_message_id=request.vote_message_id,
+        )
+        total = await self.repo.add_to_total(chat_id, target.id, delta)
+        restricted_until = None
+        if delta < 0 and total <= cfg.restrict_below < total - delta:  # crossed just now
+            restricted_until = now + timedelta(days=cfg.restrict_days)
+            await self.repo.restrict(chat_id, target.id, event_id, restricted_until)
+        await self.session.commit()  # durable before the reply offers to cancel it
+        # The event row is the audit record; the log line is for debugging only.
+        log.debug(
+            "karma vote",
+            event_id=event_id,
+            target_id=target.id,
+            delta=delta,
+            ring_factor=factor,
+            total=total,
+        )
+        if restricted_until is not None:
+            log.warning(
+                "karma fell below the limit: member restricted",
+                event_id=event_id,
+                target_id=target.id,
+                total=total,
+                until=restricted_until.isoformat(),
+            )
+        return VoteResult(
+            event_id, target.id, target.full_name, total, delta, weight, factor, restricted_until
+        )
+
+    async def cancel(
+        self, event_id: int, user_id: int, *, now: datetime | None = None
+    ) -> CancelResult:
+        """Undo a vote: only its voter, only within the undo window, only once."""
+        self.ensure_enabled()
+        now = now or utcnow()
+        event = await self.repo.get_event(event_id)
+        if event is None:
+            raise UserFacingError("This vote no longer exists.")
+        if event.voter_id != user_id:
+            raise NotAllowedError("Only the voter can cancel this vote.")
+        if event.cancelled_at is not None:
+            raise UserFacingError("This vote is already cancelled.")
+        if now - event.created_at > timedelta(seconds=self.settings.undo_window_s):
+            raise UserFacingError("Too late: a vote can be cancelled only soon after it.")
+        if not await self.repo.cancel_event(event_id, now):
+            raise UserFacingError("This vote is already cancelled.")
+        total = await self.repo.add_to_total(event.chat_id, event.target_id, -event.delta)
+        lift = await self.repo.lift_restriction(event_id, now)
+        await self.session.commit()
+        target = await self.roster.get_user(event.target_id)
+        name = _name(target.first_name, target.last_name) if target else str(event.target_id)
+        log.info(
+            "karma vote cancelled",
+            event_id=event_id,
+            delta=event.delta,
+            total=total,
+            restriction_lifted=lift,
+        )
+        return CancelResult(event_id, event.target_id, name, total, event.delta, lift)
+
+    async def standing(self, chat_id: int, user_id: int) -> KarmaStanding:
+        self.ensure_enabled()
+        row = await self.repo.position(chat_id, user_id, None)
+        ranked = await self.repo.ranked_count(chat_id)
+        if row is None:
+            return KarmaStanding(user_id, 0.0, None, ranked)
+        return KarmaStanding(user_id, row.karma, row.rank, ranked)
+
+    async def leaderboard(
+        self, chat_id: int, period: Period, user_id: int, *, now: datetime | None = None
+    ) -> Leaderboard:
+        self.ensure_enabled()
+        since = None
+        if period != "all":
+            since = (now or utcnow()) - timedelta(days=PERIOD_DAYS[period])
+        top = await self.repo.leaderboard(chat_id, since, TOP_SIZE)
+        me = None
+        if all(row.user_id != user_id for row in top):
+            me = await self.repo.position(chat_id, user_id, since)
+        return Leaderboard(period, top, me)
+
+    async def history(self, chat_id: int, target_id: int) -> list[HistoryRow]:
+        self.ensure_enabled()
+        return await self.repo.history(chat_id, target_id, HISTORY_SIZE)
+
+
+def _name(first: str, last: str | None) -> str:
+    return f"{first} {last}" if last else first

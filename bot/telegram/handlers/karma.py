@@ -1,0 +1,129 @@
+"""Karma in groups: "+"/"thanks"/"👎" replies vote, a Cancel button undoes, /karma, /top
+and /karma_history read. The rules are KarmaService's."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, ChatPermissions, Message, User
+
+from bot.errors import NotAllowedError, UserFacingError
+from bot.log import get_logger
+from bot.services import Services
+from bot.services.dto import VoteRequest
+from bot.services.karma import Period
+from bot.settings import Settings
+from bot.telegram import karma_views as views
+from bot.telegram.adapters import chat_info, user_profile
+from bot.telegram.admins import is_chat_admin
+from bot.telegram.callbacks import KarmaAction, KarmaCallback
+from bot.telegram.filters import KarmaVote, VoteIntent
+
+log = get_logger(__name__)
+READ_ONLY = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, False))
+FULL = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, True))
+PERIODS: dict[str, Period] = {"": "all", "week": "week", "month": "month", "all": "all"}
+
+
+async def on_vote(message: Message, vote: VoteIntent, services: Services, bot: Bot) -> None:
+    assert message.from_user is not None
+    assert vote.message.from_user is not None
+    result = await services.karma.vote(
+        VoteRequest(
+            chat=chat_info(message.chat),
+            voter=user_profile(message.from_user),
+            target=user_profile(vote.message.from_user),
+            direction=vote.direction.value,
+            message_id=vote.message.message_id,
+            vote_message_id=message.message_id,
+        )
+    )
+    await message.reply(views.vote_text(result), reply_markup=views.vote_keyboard(result.event_id))
+    if result.restricted_until is not None:
+        await _set_read_only(
+            bot, message.chat.id, result.target_id, READ_ONLY, result.restricted_until
+        )
+
+
+async def on_cancel(
+    query: CallbackQuery, callback_data: KarmaCallback, services: Services, bot: Bot
+) -> None:
+    result = await services.karma.cancel(callback_data.event_id, query.from_user.id)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(views.cancelled_text(result), reply_markup=None)
+        if result.lift_restriction:
+            await _set_read_only(bot, query.message.chat.id, result.target_id, FULL, None)
+    await query.answer(views.CANCELLED_ALERT)
+
+
+async def _set_read_only(
+    bot: Bot, chat_id: int, user_id: int, permissions: ChatPermissions, until: datetime | None
+) -> None:
+    """Restrict or free a member; the vote stands (it is committed) if Telegram refuses,
+    e.g. when the bot is not an admin allowed to restrict members."""
+    action = "lifted" if until is None else "restricted"
+    try:
+        await bot.restrict_chat_member(chat_id, user_id, permissions, until_date=until)
+    except TelegramAPIError as error:
+        log.warning("karma restriction failed", action=action, target_id=user_id, error=str(error))
+        return
+    log.info("karma restriction applied", action=action, target_id=user_id)
+
+
+def _chat_scoped(message: Message, services: Services) -> None:
+    services.karma.ensure_enabled()
+    if message.chat.type not in ("group", "supergroup"):
+        raise UserFacingError(views.GROUPS_ONLY)
+
+
+def _replied_member(message: Message) -> User | None:
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.forum_topic_created:
+        return None
+    return replied.from_user
+
+
+async def cmd_karma(message: Message, services: Services) -> None:
+    assert message.from_user is not None
+    _chat_scoped(message, services)
+    member = _replied_member(message) or message.from_user
+    standing = await services.karma.standing(message.chat.id, member.id)
+    await message.reply(views.standing_text(member.full_name, standing))
+
+
+async def cmd_top(message: Message, command: CommandObject, services: Services) -> None:
+    assert message.from_user is not None
+    _chat_scoped(message, services)
+    period = PERIODS.get((command.args or "").strip().lower())
+    if period is None:
+        raise UserFacingError(views.TOP_USAGE)
+    board = await services.karma.leaderboard(message.chat.id, period, message.from_user.id)
+    await message.reply(views.top_text(board))
+
+
+async def cmd_karma_history(
+    message: Message, services: Services, bot: Bot, settings: Settings
+) -> None:
+    assert message.from_user is not None
+    _chat_scoped(message, services)
+    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
+        raise NotAllowedError(views.ADMINS_ONLY)
+    member = _replied_member(message)
+    if member is None:
+        raise UserFacingError(views.HISTORY_USAGE)
+    rows = await services.karma.history(message.chat.id, member.id)
+    await message.reply(views.history_text(member.full_name, message.chat.id, rows))
+
+
+def create_router() -> Router:
+    router = Router(name="karma")
+    router.message.filter(F.from_user)
+    router.message.register(on_vote, KarmaVote())
+    router.message.register(cmd_karma, Command("karma"))
+    router.message.register(cmd_top, Command("top"))
+    router.message.register(cmd_karma_history, Command("karma_history"))
+    router.callback_query.register(on_cancel, KarmaCallback.filter(F.action == KarmaAction.CANCEL))
+    return router

@@ -1,0 +1,310 @@
+"""Karma benchmark: votes through the real dispatcher, and the /top query at scale.
+
+    uv run python -m scripts.bench_karma [--votes 2000] [--concurrency 32] [--events 100000]
+
+On one machine, in one process, with the production shape (fake Bot API on loopback ->
+real dispatcher -> KarmaService -> PostgreSQL on a scratch database):
+
+* end to end: N "+" replies from distinct voters on a few targets (no cooldown or quota
+  refusals), ~32 in flight; votes/s and p50/p95 latency per vote, update fed -> reply sent
+* service only: the same number of KarmaService.vote calls without aiogram and HTTP,
+  to show where the time goes
+* /top: the leaderboard queries (week, month, all, and the caller's own rank) over
+  100,000 seeded events
+
+Prints a table and writes bench-results/karma.json. Target (issue #5): >= 500 votes/s
+end to end on 2 cores. Telegram's own limits (20 messages a minute per group) are lifted
+on the bench's Bot: this measures what the bot can process, not what Telegram would send.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.base import utcnow
+from bot.db.engine import create_engine, create_session_factory
+from bot.db.models import KarmaEvent, KarmaTotal
+from bot.log import configure_logging
+from bot.repositories.karma import KarmaRepository
+from bot.services import AppDeps
+from bot.services.dto import ChatInfo, UserProfile, VoteRequest
+from bot.services.karma import KarmaService
+from bot.settings import LogSettings, Settings
+from bot.telegram.dispatcher import create_bot, create_dispatcher
+from bot.telegram.sender import SenderLimits
+from scripts._bench import median, p95, print_table, scratch_database, write_results
+from tests import factories as f
+from tests.fakes import FakeBotAPI
+
+GROUP = f.group_chat(id=-1_009_000_000_001, title="Bench Group")
+TARGETS = 4
+TARGET_VOTES_S = 500.0
+UNLIMITED = SenderLimits(global_per_s=1e9, group_per_s=1e9, group_burst=1e9)
+
+
+@dataclass
+class Run:
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+async def run_concurrently(jobs: list[Callable[[], Awaitable[Any]]], concurrency: int) -> Run:
+    slots = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def one(job: Callable[[], Awaitable[Any]]) -> None:
+        async with slots:
+            started = time.perf_counter()
+            await job()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(job) for job in jobs))
+    return Run(time.perf_counter() - started, latencies)
+
+
+def vote_updates(first_voter: int, count: int, targets: list[dict[str, Any]]) -> list[Any]:
+    updates = []
+    for n in range(count):
+        voter = f.user(id=first_voter + n, first_name=f"Voter {n}")
+        target = targets[n % len(targets)]
+        updates.append(
+            f.message_update(f.message("+", from_user=voter, chat=GROUP, reply_to=target))
+        )
+    return updates
+
+
+async def end_to_end(
+    url: str, votes: int, concurrency: int, breakdown: dict[str, Run]
+) -> tuple[Run, int, float]:
+    async with FakeBotAPI() as api:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            bot={"token": api.token, "api_base_url": api.base_url},
+            db={"url": url, "migrate_on_start": False, "pool_size": concurrency},
+            metrics={"enabled": False},
+            log={"level": "WARNING"},
+        )
+        engine = create_engine(settings.db)
+        sessions = create_session_factory(engine)
+        bot = create_bot(settings.bot, UNLIMITED)
+        dispatcher = create_dispatcher(AppDeps(settings), sessions)
+        api.set_chat(GROUP)
+        targets = [
+            f.message("hello", from_user=f.user(id=1_000 + n, first_name=f"Target {n}"), chat=GROUP)
+            for n in range(TARGETS)
+        ]
+        try:
+            warmup = vote_updates(2_000_000, 100, targets)
+            await run_concurrently(
+                [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in warmup], concurrency
+            )
+            updates = vote_updates(3_000_000, votes, targets)
+            run = await run_concurrently(
+                [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in updates], concurrency
+            )
+            # Where the time goes: the same number of updates that no handler takes (aiogram
+            # and the middlewares only), and of bare sendMessage calls to the fake API.
+            chatter = [
+                f.message_update(f.message("just chatting", from_user=f.user(), chat=GROUP))
+                for _ in range(votes)
+            ]
+            idle = await run_concurrently(
+                [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in chatter], concurrency
+            )
+            sends = await run_concurrently(
+                [lambda: bot.send_message(GROUP["id"], "x") for _ in range(votes)], concurrency
+            )
+            breakdown["unhandled updates"], breakdown["bare sendMessage"] = idle, sends
+            async with sessions() as session:
+                events = await session.scalar(select(func.count()).select_from(KarmaEvent))
+                total = await session.scalar(select(func.sum(KarmaTotal.karma)))
+            replies = len(api.calls_of("sendMessage")) - votes
+            assert replies == votes + len(warmup), f"{replies} replies for {votes} votes"
+            return run, int(events or 0), float(total or 0)
+        finally:
+            await bot.session.close()
+            await engine.dispose()
+
+
+async def service_only(url: str, votes: int, concurrency: int) -> Run:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        db={"url": url, "pool_size": concurrency},
+        log={"level": "WARNING"},
+    )
+    engine = create_engine(settings.db)
+    sessions = create_session_factory(engine)
+    chat = ChatInfo.model_validate(GROUP)
+    targets = [UserProfile(id=1_000 + n, first_name=f"Target {n}") for n in range(TARGETS)]
+
+    def job(n: int) -> Callable[[], Awaitable[Any]]:
+        voter = UserProfile(id=4_000_000 + n, first_name=f"Voter {n}")
+        request = VoteRequest(chat=chat, voter=voter, target=targets[n % TARGETS], direction=1)
+
+        async def vote() -> None:
+            async with sessions() as session:
+                await KarmaService(session, settings).vote(request)
+
+        return vote
+
+    try:
+        return await run_concurrently([job(n) for n in range(votes)], concurrency)
+    finally:
+        await engine.dispose()
+
+
+CHAT_SQL = """
+INSERT INTO chats (id, type, title, a2t_mode, karma_reactions, created_at, updated_at)
+VALUES (:chat, 'supergroup', 'Bench', 'auto', false, now(), now()) ON CONFLICT DO NOTHING
+"""
+SEED_SQL = """
+INSERT INTO users (id, is_bot, first_name, created_at, updated_at)
+SELECT 5000000 + g, false, 'Member ' || g, now(), now() FROM generate_series(0, :members - 1) g;
+INSERT INTO karma_events (chat_id, voter_id, target_id, source, direction, weight, delta,
+                          message_id, created_at, cancelled_at)
+SELECT :chat, 5000000 + (g::bigint * 7919) % :members,
+       5000000 + (g::bigint * 104729 + g / 3) % :members,
+       'reply', CASE WHEN g % 10 = 0 THEN -1 ELSE 1 END, 1.0 + (g % 4) * 0.5,
+       CASE WHEN g % 10 = 0 THEN -1 ELSE 1 END * (1.0 + (g % 4) * 0.5),
+       g + 1, now() - make_interval(secs => (g::float / :events) * 90 * 86400),
+       CASE WHEN g % 50 = 0 THEN now() END
+FROM generate_series(0, :events - 1) g;
+INSERT INTO karma_totals (chat_id, user_id, karma, updated_at)
+SELECT chat_id, target_id, sum(delta), now() FROM karma_events
+WHERE chat_id = :chat AND cancelled_at IS NULL GROUP BY chat_id, target_id;
+"""
+
+
+async def leaderboard_times(url: str, events: int, runs: int) -> dict[str, float]:
+    engine = create_engine(Settings(_env_file=None, db={"url": url}).db)  # type: ignore[call-arg]
+    sessions: async_sessionmaker[AsyncSession] = create_session_factory(engine)
+    chat_id, members = GROUP["id"], 2_000
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(CHAT_SQL), {"chat": chat_id})
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            for statement in SEED_SQL.split(";"):
+                if statement.strip():
+                    sql = (
+                        statement.replace(":members", str(members))
+                        .replace(":events", str(events))
+                        .replace(":chat", str(chat_id))
+                    )
+                    await driver.execute(sql)
+            await driver.execute("ANALYZE")
+        caller = 5_000_000 + members - 1
+        now = utcnow()
+        periods = {"week": now - timedelta(days=7), "month": now - timedelta(days=30), "all": None}
+        times: dict[str, float] = {}
+        async with sessions() as session:
+            repo = KarmaRepository(session)
+            for name, since in periods.items():
+                samples = []
+                for _ in range(runs):
+                    started = time.perf_counter()
+                    await repo.leaderboard(chat_id, since, 10)
+                    await repo.position(chat_id, caller, since)
+                    samples.append(time.perf_counter() - started)
+                times[name] = median(samples)
+        return times
+    finally:
+        await engine.dispose()
+
+
+async def measure(votes: int, concurrency: int, events: int) -> dict[str, Any]:
+    async with scratch_database("bench_karma") as url:
+        breakdown: dict[str, Run] = {}
+        e2e, stored, total = await end_to_end(url, votes, concurrency, breakdown)
+    async with scratch_database("bench_karma") as url:
+        service = await service_only(url, votes, concurrency)
+    async with scratch_database("bench_karma") as url:
+        top = await leaderboard_times(url, events, runs=20)
+    return {
+        "e2e": e2e,
+        "stored": stored,
+        "total": total,
+        "service": service,
+        "top": top,
+        "breakdown": breakdown,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--votes", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--events", type=int, default=100_000)
+    args = parser.parse_args()
+    # As in production, minus the INFO lines: the table is the output here.
+    configure_logging(LogSettings(level="WARNING", format="json"))
+    m = asyncio.run(measure(args.votes, args.concurrency, args.events))
+    e2e, service, top = m["e2e"], m["service"], m["top"]
+    ms = 1000.0
+    rows = [
+        (
+            "votes end to end",
+            f"{e2e.rate:.0f} votes/s",
+            f">= {TARGET_VOTES_S:.0f}",
+            "yes" if e2e.rate >= TARGET_VOTES_S else "NO",
+        ),
+        ("  p50 latency per vote", f"{median(e2e.latencies) * ms:.1f} ms", "", ""),
+        ("  p95 latency per vote", f"{p95(e2e.latencies) * ms:.1f} ms", "", ""),
+        ("  events stored / karma sum", f"{m['stored']} / {m['total']:.0f}", "", ""),
+        ("votes, service only", f"{service.rate:.0f} votes/s", "", ""),
+        (
+            "  p50 / p95",
+            f"{median(service.latencies) * ms:.1f} / {p95(service.latencies) * ms:.1f} ms",
+            "",
+            "",
+        ),
+        *(
+            (f"{name} (no DB)", f"{run.rate:.0f} /s", "", "")
+            for name, run in m["breakdown"].items()
+        ),
+        *(
+            (f"/top {name} ({args.events} events)", f"{seconds * ms:.1f} ms", "", "")
+            for name, seconds in top.items()
+        ),
+    ]
+    print_table(f"Karma: {args.votes} votes, {args.concurrency} in flight", rows)
+    path = write_results(
+        "karma",
+        {
+            "votes": args.votes,
+            "concurrency": args.concurrency,
+            "end_to_end": {
+                "votes_per_s": e2e.rate,
+                "p50_ms": median(e2e.latencies) * ms,
+                "p95_ms": p95(e2e.latencies) * ms,
+            },
+            "service_only": {
+                "votes_per_s": service.rate,
+                "p50_ms": median(service.latencies) * ms,
+                "p95_ms": p95(service.latencies) * ms,
+            },
+            "per_s_without_db": {name: run.rate for name, run in m["breakdown"].items()},
+            "top_ms": {name: seconds * ms for name, seconds in top.items()},
+            "seeded_events": args.events,
+        },
+    )
+    print(f"\nwrote {path}")
+    return 0 if e2e.rate >= TARGET_VOTES_S else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
