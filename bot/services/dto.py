@@ -40,7 +40,6 @@ class VoiceRequest(_Input):
     """A voice note, audio file, video note or audio document to transcribe."""
 
     chat_id: int
-    chat_type: ChatType
     user_id: int | None = Field(default=None, gt=0)
     message_id: int = Field(gt=0)
     update_id: int | None = None

@@ -185,7 +185,6 @@ class TranscriptionService:
         return await self.submit(
             VoiceRequest(
                 chat_id=job.chat_id,
-                chat_type=ChatType.PRIVATE if job.chat_id > 0 else ChatType.SUPERGROUP,
                 user_id=actor_id,
                 message_id=job.message_id,
                 media_kind=job.media_kind,

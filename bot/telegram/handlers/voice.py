@@ -76,7 +76,6 @@ async def _submit(
         await services.roster.remember_user(user_profile(author))
     request = VoiceRequest(
         chat_id=message.chat.id,
-        chat_type=ChatType(message.chat.type),
         user_id=author.id if author else None,
         message_id=media_message.message_id,
         media_kind=media.kind,
