@@ -72,7 +72,7 @@ async def run_bot(settings: Settings) -> None:
         log.info("a2t", available=deps.a2t_status.available, queue=type(deps.job_queue).__name__)
 
         dp = create_dispatcher(deps, sessions, storage=storage)
-        await publish_commands(bot)
+        await publish_commands(bot, dp["i18n"])
 
         checks = _readiness_checks(engine, redis)
         http_app = create_app(checks) if settings.metrics.enabled else None

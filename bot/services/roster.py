@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
@@ -42,3 +43,13 @@ class RosterService:
 
     async def get_user(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
+
+    async def ui_language(self, user_id: int) -> str | None:
+        """The UI language the user chose with /language (None: not chosen)."""
+        result = await self.session.execute(select(User.ui_language).where(User.id == user_id))
+        return result.scalar_one_or_none()
+
+    async def set_ui_language(self, user_id: int, language: str | None) -> None:
+        await self.session.execute(
+            update(User).where(User.id == user_id).values(ui_language=language, updated_at=utcnow())
+        )

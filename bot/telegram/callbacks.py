@@ -28,3 +28,7 @@ class KarmaAction(StrEnum):
 class KarmaCallback(CallbackData, prefix="k"):
     action: KarmaAction
     event_id: int
+
+
+class LanguageCallback(CallbackData, prefix="lang"):
+    code: str  # a catalog's language, or "auto": Telegram's

@@ -1,4 +1,4 @@
-"""The command menus shown by Telegram clients (setMyCommands), per scope."""
+"""The command menus shown by Telegram clients (setMyCommands), per scope and language."""
 
 from __future__ import annotations
 
@@ -8,20 +8,42 @@ from aiogram.types import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
 )
+from aiogram.utils.i18n import I18n
 
+from bot.i18n import DEFAULT_LOCALE, N_, _
+
+# (command, description msgid); translated when a menu is built.
 PRIVATE_COMMANDS = [
-    BotCommand(command="start", description="Start and see what I can do"),
-    BotCommand(command="help", description="List the commands"),
+    ("start", N_("Start and see what I can do")),
+    ("help", N_("List the commands")),
+    ("language", N_("Choose the language I speak")),
 ]
 GROUP_COMMANDS = [
-    BotCommand(command="transcribe", description="Reply to a voice note to get it as text"),
-    BotCommand(command="a2t_mode", description="Admins: auto, command or off"),
-    BotCommand(command="karma", description="Your karma, or as a reply someone else's"),
-    BotCommand(command="top", description="Karma leaderboard: week, month or all"),
-    BotCommand(command="karma_history", description="Admins: reply to see a member's votes"),
+    ("transcribe", N_("Reply to a voice note to get it as text")),
+    ("a2t_mode", N_("Admins: auto, command or off")),
+    ("karma", N_("Your karma, or as a reply someone else's")),
+    ("top", N_("Karma leaderboard: week, month or all")),
+    ("karma_history", N_("Admins: reply to see a member's votes")),
 ]
 
 
-async def publish_commands(bot: Bot) -> None:
-    await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
-    await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
+def menu(commands: list[tuple[str, str]]) -> list[BotCommand]:
+    """The menu in the current language."""
+    return [BotCommand(command=name, description=_(text)) for name, text in commands]
+
+
+async def publish_commands(bot: Bot, i18n: I18n) -> None:
+    """One menu per scope and language; clients pick theirs by the user's language."""
+    for locale in i18n.available_locales:
+        language_code = None if locale == DEFAULT_LOCALE else locale
+        with i18n.context(), i18n.use_locale(locale):
+            await bot.set_my_commands(
+                menu(PRIVATE_COMMANDS),
+                scope=BotCommandScopeAllPrivateChats(),
+                language_code=language_code,
+            )
+            await bot.set_my_commands(
+                menu(GROUP_COMMANDS),
+                scope=BotCommandScopeAllGroupChats(),
+                language_code=language_code,
+            )

@@ -11,10 +11,15 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.i18n import ChosenLanguages, create_i18n
 from bot.services import AppDeps
 from bot.settings import BotSettings
 from bot.telegram.handlers import feature_routers
-from bot.telegram.middlewares import DbSessionMiddleware, UpdateContextMiddleware
+from bot.telegram.middlewares import (
+    DbSessionMiddleware,
+    LocaleMiddleware,
+    UpdateContextMiddleware,
+)
 from bot.telegram.sender import SenderLimits, TelegramSender
 
 
@@ -39,8 +44,17 @@ def create_dispatcher(
     *,
     storage: BaseStorage | None = None,
 ) -> Dispatcher:
-    dp = Dispatcher(storage=storage or MemoryStorage(), settings=deps.settings, deps=deps)
+    i18n = create_i18n()
+    chosen_languages = ChosenLanguages()
+    dp = Dispatcher(
+        storage=storage or MemoryStorage(),
+        settings=deps.settings,
+        deps=deps,
+        i18n=i18n,
+        chosen_languages=chosen_languages,
+    )
     dp.update.outer_middleware(UpdateContextMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, deps))
+    dp.update.outer_middleware(LocaleMiddleware(i18n, chosen_languages))
     dp.include_routers(*feature_routers())
     return dp

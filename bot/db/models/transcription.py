@@ -41,6 +41,8 @@ class TranscriptionJob(TimestampMixin, Base):
     model: Mapped[str | None] = mapped_column(String(256))
     language_hint: Mapped[str | None] = mapped_column(String(16))
     language: Mapped[str | None] = mapped_column(String(16))
+    # The requester's UI language: status and result texts are written in it.
+    ui_locale: Mapped[str | None] = mapped_column(String(16))
     audio_duration_s: Mapped[float | None] = mapped_column(Float)
     processing_s: Mapped[float | None] = mapped_column(Float)
     progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")

@@ -1,43 +1,66 @@
-"""Errors, routed: domain errors become the user's answer; anything else is logged
-with its stack and context, and the user gets a short apology.
+"""Errors, routed: domain errors become the user's answer in their language; anything
+else is logged with its stack and context, and the user gets a short apology.
 
 These run outside the per-update middlewares (aiogram's ErrorsMiddleware is the
-outermost one), so the update's database work has already been rolled back.
+outermost one), so the update's database work has already been rolled back and the
+reader's language is taken from the cache or Telegram (`locale_of`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from aiogram import F, Router
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import CallbackQuery, ErrorEvent, Message
+from aiogram.types import CallbackQuery, ErrorEvent, Message, User
+from aiogram.utils.i18n import I18n
 
 from bot.errors import UserFacingError
+from bot.i18n import ChosenLanguages, _
 from bot.log import get_logger
+from bot.telegram.middlewares import locale_of
 
 log = get_logger(__name__)
 
-SORRY = "Something went wrong on my side. It has been logged; please try again later."
+
+def _sorry() -> str:
+    return _("Something went wrong on my side. It has been logged; please try again later.")
 
 
-async def on_user_error_message(event: ErrorEvent, message: Message) -> None:
-    await message.reply(str(event.exception))
+def _sender(event: ErrorEvent) -> User | None:
+    user = getattr(event.update.event, "from_user", None)
+    return user if isinstance(user, User) else None
 
 
-async def on_user_error_callback(event: ErrorEvent, query: CallbackQuery) -> None:
-    await query.answer(str(event.exception), show_alert=True)
+async def on_user_error_message(
+    event: ErrorEvent, message: Message, i18n: I18n, chosen_languages: ChosenLanguages
+) -> None:
+    assert isinstance(event.exception, UserFacingError)
+    with locale_of(i18n, chosen_languages, message.from_user):
+        await message.reply(event.exception.render(_, escape_html=True))
 
 
-async def on_unexpected_error(event: ErrorEvent) -> None:
+async def on_user_error_callback(
+    event: ErrorEvent, query: CallbackQuery, i18n: I18n, chosen_languages: ChosenLanguages
+) -> None:
+    assert isinstance(event.exception, UserFacingError)
+    with locale_of(i18n, chosen_languages, query.from_user):
+        # Alerts are plain text: no HTML escaping.
+        await query.answer(event.exception.render(_, escape_html=False), show_alert=True)
+
+
+async def on_unexpected_error(event: ErrorEvent, **data: Any) -> None:
     update = event.update
     with structlog.contextvars.bound_contextvars(
         update_id=update.update_id, event_type=update.event_type
     ):
         log.error("update failed", exc_info=event.exception)
-    if update.message and update.message.chat.type == "private":
-        await update.message.answer(SORRY)
-    elif update.callback_query:
-        await update.callback_query.answer(SORRY, show_alert=True)
+    with locale_of(data["i18n"], data["chosen_languages"], _sender(event)):
+        if update.message and update.message.chat.type == "private":
+            await update.message.answer(_sorry())
+        elif update.callback_query:
+            await update.callback_query.answer(_sorry(), show_alert=True)
 
 
 def create_router() -> Router:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.types import Message
 
+from bot.i18n import _
 from bot.telegram.filters import UnknownCommand
 
 
 async def on_unknown_command(message: Message, command: str) -> None:
-    await message.reply(f"I don't know the command /{command}. /help lists what I can do.")
+    await message.reply(
+        _("I don't know the command /{command}. /help lists what I can do.").format(command=command)
+    )
 
 
 def create_router() -> Router:

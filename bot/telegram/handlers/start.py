@@ -1,30 +1,82 @@
-"""/start and /help."""
+"""/start, /help and /language."""
 
 from __future__ import annotations
 
 from aiogram import F, Router, html
 from aiogram.filters import Command, CommandStart
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 
+from bot.i18n import LANGUAGE_NAMES, ChosenLanguages, _, pick_locale
 from bot.services import Services
 from bot.telegram.adapters import user_profile
-from bot.telegram.commands import PRIVATE_COMMANDS
+from bot.telegram.callbacks import LanguageCallback
+from bot.telegram.commands import PRIVATE_COMMANDS, menu
 
-HELP_TEXT = "\n".join(f"/{c.command} — {c.description}" for c in PRIVATE_COMMANDS)
+TELEGRAM_DEFAULT = "auto"  # LanguageCallback code: follow Telegram's app language
+
+
+def help_text() -> str:
+    return "\n".join(f"/{c.command} — {c.description}" for c in menu(PRIVATE_COMMANDS))
 
 
 async def cmd_start(message: Message, services: Services) -> None:
     assert message.from_user is not None
     profile = user_profile(message.from_user)
     await services.roster.remember_user(profile)
-    await message.answer(
-        f"Hello, {html.quote(profile.first_name)}! I am the community bot. "
-        f"Send me a voice note and I will write it down.\n\n{HELP_TEXT}"
-    )
+    greeting = _(
+        "Hello, {name}! I am the community bot. Send me a voice note and I will write it down."
+    ).format(name=html.quote(profile.first_name))
+    await message.answer(f"{greeting}\n\n{help_text()}")
 
 
 async def cmd_help(message: Message) -> None:
-    await message.answer(HELP_TEXT)
+    await message.answer(help_text())
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=name, callback_data=LanguageCallback(code=code).pack())
+        for code, name in LANGUAGE_NAMES.items()
+    ]
+    auto = LanguageCallback(code=TELEGRAM_DEFAULT).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            buttons,
+            [InlineKeyboardButton(text=_("As in my Telegram app"), callback_data=auto)],
+        ]
+    )
+
+
+async def cmd_language(message: Message, services: Services) -> None:
+    assert message.from_user is not None
+    # The choice is stored on the profile, so make sure there is one.
+    await services.roster.remember_user(user_profile(message.from_user))
+    await message.answer(_("Choose the language I speak:"), reply_markup=language_keyboard())
+
+
+async def on_language_chosen(
+    query: CallbackQuery,
+    callback_data: LanguageCallback,
+    services: Services,
+    i18n: I18n,
+    chosen_languages: ChosenLanguages,
+) -> None:
+    code = callback_data.code
+    if code != TELEGRAM_DEFAULT and code not in LANGUAGE_NAMES:
+        await query.answer(_("I don't speak that language."), show_alert=True)
+        return
+    language = None if code == TELEGRAM_DEFAULT else code
+    await services.roster.remember_user(user_profile(query.from_user))
+    await services.roster.set_ui_language(query.from_user.id, language)
+    chosen_languages.remember(query.from_user.id, language)
+    # Answer in the language just chosen (the update began in the previous one).
+    locale = pick_locale(language, query.from_user.language_code, i18n.available_locales)
+    with i18n.use_locale(locale):
+        await query.answer()
+        if isinstance(query.message, Message):
+            # The msgid reads "English"; each catalog names its own language.
+            await query.message.edit_text(_("Done: I will speak English with you."))
 
 
 def create_router() -> Router:
@@ -32,4 +84,6 @@ def create_router() -> Router:
     router.message.filter(F.chat.type == "private", F.from_user)
     router.message.register(cmd_start, CommandStart())
     router.message.register(cmd_help, Command("help"))
+    router.message.register(cmd_language, Command("language"))
+    router.callback_query.register(on_language_chosen, LanguageCallback.filter())
     return router
