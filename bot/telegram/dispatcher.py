@@ -20,6 +20,7 @@ from bot.telegram.middlewares import (
     LocaleMiddleware,
     UpdateContextMiddleware,
 )
+from bot.telegram.moderators import Moderators
 from bot.telegram.sender import SenderLimits, TelegramSender
 
 
@@ -52,6 +53,7 @@ def create_dispatcher(
         deps=deps,
         i18n=i18n,
         chosen_languages=chosen_languages,
+        moderators=Moderators(deps.settings.moderation),
     )
     dp.update.outer_middleware(UpdateContextMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, deps))

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "93e7dfdce664"
 down_revision: str | None = "dbc0827a20fd"
 branch_labels: str | Sequence[str] | None = None

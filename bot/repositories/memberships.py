@@ -1,0 +1,72 @@
+"""Who is in which chat: one `memberships` row per (chat, user), written from Telegram's
+own updates (chat_member, join requests approved, new/left chat members)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, literal
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import utcnow
+from bot.db.enums import MemberRole, MemberStatus
+from bot.db.models import Membership
+
+_PRESENT = (MemberStatus.ACTIVE, MemberStatus.RESTRICTED)
+
+
+class MembershipRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(
+        self,
+        chat_id: int,
+        user_id: int,
+        status: MemberStatus,
+        *,
+        role: MemberRole | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Set a member's status (and role, when given) as of `at`.
+
+        Coming in (active/restricted) sets joined_at unless they were already in, and
+        clears left_at; going out (left/banned) sets left_at. The chat and user rows
+        must exist (RosterService.remember_* first).
+        """
+        at = at or utcnow()
+        present = status in _PRESENT
+        table: Any = Membership.__table__
+        insert = (
+            postgresql.insert
+            if self.session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )(table)
+        values = {
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "status": status,
+            "role": role or MemberRole.MEMBER,
+            "joined_at": at if present else None,
+            "left_at": None if present else at,
+            "created_at": at,
+            "updated_at": at,
+        }
+        was_present = table.c.status.in_([s.value for s in _PRESENT])
+        stmt = insert.values(values).on_conflict_do_update(
+            index_elements=["chat_id", "user_id"],
+            set_={
+                "status": insert.excluded.status,
+                "role": insert.excluded.role if role is not None else table.c.role,
+                "joined_at": (
+                    case((was_present, table.c.joined_at), else_=literal(at))
+                    if present
+                    else table.c.joined_at
+                ),
+                "left_at": None if present else literal(at),
+                "updated_at": literal(at),
+            },
+        )
+        await self.session.execute(stmt)
