@@ -35,6 +35,7 @@ from bot.services.transcription import A2TStatus
 from bot.settings import Settings
 from bot.telegram.commands import publish_commands
 from bot.telegram.dispatcher import create_bot, create_dispatcher
+from bot.texts import N_
 
 log = get_logger(__name__)
 
@@ -65,7 +66,7 @@ async def run_bot(settings: Settings) -> None:
             deps.a2t_status = (
                 A2TStatus(True)
                 if settings.a2t.enabled
-                else A2TStatus(False, "Voice transcription is switched off here.")
+                else A2TStatus(False, N_("Voice transcription is switched off here."))
             )
         else:
             await _start_embedded_a2t(deps, sessions, bot, stack)

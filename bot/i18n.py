@@ -20,22 +20,19 @@ import io
 import time
 from pathlib import Path
 
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+
+from bot.texts import N_
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "messages"
 DEFAULT_LOCALE = "en"
 # Shown by /language, in each language's own name.
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
-
-
-def N_(message: str) -> str:
-    """Mark a msgid for extraction without translating it here."""
-    return message
 
 
 class Catalogs(I18n):
@@ -63,6 +60,11 @@ Catalogs._ContextInstanceMixin__context_instance = (  # type: ignore[attr-define
 
 def create_i18n() -> Catalogs:
     return Catalogs(path=LOCALES_DIR, default_locale=DEFAULT_LOCALE, domain=DOMAIN)
+
+
+def current_locale() -> str:
+    """The language of the update (or job) being handled."""
+    return get_i18n().current_locale
 
 
 def pick_locale(chosen: str | None, telegram: str | None, available: tuple[str, ...]) -> str:
@@ -113,5 +115,6 @@ __all__ = [
     "_",
     "__",
     "create_i18n",
+    "current_locale",
     "pick_locale",
 ]

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import ffmpeg
 import numpy as np
 
+from bot.errors import UserFacingError
+from bot.texts import N_
 from worker.engines.base import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -30,13 +32,13 @@ BYTES_PER_SAMPLE = 4  # float32
 READ_CHUNK = 256 * 1024
 
 
-class AudioError(Exception):
-    """The input cannot be transcribed; retrying would not help."""
+class AudioError(UserFacingError):
+    """The input cannot be transcribed; retrying would not help. `code` labels the
+    failure (metrics, the job row); the text is a msgid shown in the reader's language."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: str, **params: object) -> None:
+        super().__init__(message, **params)
         self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ def ffmpeg_args(source: Path, max_seconds: float) -> list[str]:
     return args
 
 
-UNREADABLE = "This file is not audio I can read, or it is damaged."
+UNREADABLE = N_("This file is not audio I can read, or it is damaged.")
 
 
 async def decode(
@@ -64,7 +66,7 @@ async def decode(
 ) -> DecodedAudio:
     """`in_process=None`: PyAV when installed, else the ffmpeg program."""
     if not data:
-        raise AudioError("empty", "The file is empty.")
+        raise AudioError("empty", N_("The file is empty."))
     if in_process is None:
         in_process = importlib.util.find_spec("av") is not None
     if in_process:
@@ -72,11 +74,13 @@ async def decode(
     else:
         samples = await _decode_with_program(data, max_seconds, timeout_s)
     if not len(samples):
-        raise AudioError("empty", "The file contains no audio.")
+        raise AudioError("empty", N_("The file contains no audio."))
     audio = DecodedAudio(samples)
     if audio.duration > max_seconds:
         raise AudioError(
-            "too_long", f"The recording is longer than the limit of {_minutes(max_seconds)}."
+            "too_long",
+            N_("The recording is longer than the limit of {minutes} min."),
+            minutes=max(1, int(max_seconds // 60)),
         )
     return audio
 
@@ -101,7 +105,7 @@ def _decode_in_process(data: bytes, max_seconds: float, timeout_s: float) -> Sam
                 if total > limit:
                     break
                 if time.monotonic() > deadline:
-                    raise AudioError("decode_timeout", "Decoding this file took too long.")
+                    raise AudioError("decode_timeout", N_("Decoding this file took too long."))
             chunks.extend(_mono_float(out) for out in resampler.resample(None))
     except (av.error.FFmpegError, EOFError) as exc:
         # A damaged file may still have given usable audio before the damage.
@@ -137,7 +141,7 @@ async def _run_ffmpeg(args: list[str], timeout_s: float) -> bytes:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-        raise AudioError("decode_timeout", "Decoding this file took too long.") from None
+        raise AudioError("decode_timeout", N_("Decoding this file took too long.")) from None
     # Partial output from a damaged file is still usable; none at all is not.
     if proc.returncode != 0 and not stdout:
         detail = stderr.decode(errors="replace").strip().splitlines()[-1:]
@@ -145,8 +149,3 @@ async def _run_ffmpeg(args: list[str], timeout_s: float) -> bytes:
             f"ffmpeg exited {proc.returncode}: {detail}"
         )
     return stdout
-
-
-def _minutes(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    return f"{minutes} min" if minutes else f"{int(seconds)} s"

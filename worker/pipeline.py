@@ -35,11 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import JobStatus
+from bot.errors import UserFacingError
+from bot.i18n import DEFAULT_LOCALE, _, create_i18n
 from bot.jobs import TransientJobError
 from bot.log import get_logger
 from bot.repositories.jobs import JobRepository, JobView
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
+from bot.texts import N_
 from worker.audio import AudioError, DecodedAudio, decode
 from worker.download import fetch_file
 from worker.engines import (
@@ -126,6 +129,7 @@ class Pipeline:
         self.engine = engine
         self.executor = executor
         self.notifier = Notifier(bot, settings.a2t)
+        self.i18n = create_i18n()
         self.stale_after = timedelta(seconds=settings.a2t.stale_after_s)
 
     async def run(self, job_id: int, generation: int) -> None:
@@ -136,7 +140,12 @@ class Pipeline:
             if job is None:
                 log.info("job not claimable (finished, cancelled or taken)")
                 return
-            with structlog.contextvars.bound_contextvars(chat_id=job.chat_id, attempt=job.attempts):
+            with (
+                structlog.contextvars.bound_contextvars(chat_id=job.chat_id, attempt=job.attempts),
+                # Status and result texts in the requester's language.
+                self.i18n.context(),
+                self.i18n.use_locale(job.ui_locale or DEFAULT_LOCALE),
+            ):
                 log.info("job started", generation=generation)
                 await self._run_claimed(job)
 
@@ -144,11 +153,15 @@ class Pipeline:
         try:
             await self._process(job)
         except AudioError as exc:
-            log.info("job input rejected", code=exc.code, reason=exc.message)
-            await self._fail(job, exc.code, exc.message)
+            log.info("job input rejected", code=exc.code, reason=str(exc))
+            await self._fail(job, exc.code, exc)
         except EngineUnavailableError as exc:
             log.error("engine unavailable", error=str(exc))
-            await self._fail(job, "engine_unavailable", "Transcription is not available here.")
+            await self._fail(
+                job,
+                "engine_unavailable",
+                UserFacingError(N_("Voice transcription is not available here.")),
+            )
         except TranscriptionStopped:
             await self._stopped(job)
         except (ChatGoneError, TelegramForbiddenError) as exc:
@@ -166,7 +179,11 @@ class Pipeline:
         except Exception:
             log.exception("job crashed")
             metrics.A2T_JOBS.labels("error").inc()
-            await self._fail(job, "internal", "Something went wrong on my side; it is logged.")
+            await self._fail(
+                job,
+                "internal",
+                UserFacingError(N_("Something went wrong on my side; it is logged.")),
+            )
 
     async def _process(self, job: JobView) -> None:
         clock = _StageClock()
@@ -275,15 +292,16 @@ class Pipeline:
 
         return save
 
-    async def _fail(self, job: JobView, code: str, reason: str) -> None:
+    async def _fail(self, job: JobView, code: str, reason: UserFacingError) -> None:
         try:
-            await self.notifier.replace_status(job, views.failed_text(reason))
+            text = views.failed_text(reason.render(_, escape_html=False))
+            await self.notifier.replace_status(job, text)
         except TelegramForbiddenError as exc:
             await self._chat_gone(job, str(exc))
             return
         async with self.sessions() as session:
             await JobRepository(session).finish(
-                job.id, JobStatus.FAILED, error_code=code, error_message=reason
+                job.id, JobStatus.FAILED, error_code=code, error_message=str(reason)
             )
             await session.commit()
         metrics.A2T_JOBS.labels(f"failed_{code}" if code in _KNOWN_FAILURES else "failed").inc()

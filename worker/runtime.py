@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.log import get_logger
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
+from bot.texts import N_
 from worker.engines import Engine, load_engine
 from worker.pipeline import Pipeline
 
@@ -23,14 +24,14 @@ log = get_logger(__name__)
 def local_a2t_status(settings: A2TSettings) -> A2TStatus:
     """Can this process transcribe? (What the embedded default needs installed.)"""
     if not settings.enabled:
-        return A2TStatus(False, "Voice transcription is switched off here.")
+        return A2TStatus(False, N_("Voice transcription is switched off here."))
     module = "faster_whisper" if settings.engine == "whisper" else "vosk"
     if importlib.util.find_spec(module) is None:
         log.warning("A2T unavailable: the `audio` extra is not installed", engine=settings.engine)
-        return A2TStatus(False, "Voice transcription is not installed on this server.")
+        return A2TStatus(False, N_("Voice transcription is not installed on this server."))
     if shutil.which("ffmpeg") is None:
         log.warning("A2T unavailable: ffmpeg is not on PATH")
-        return A2TStatus(False, "Voice transcription is not available: ffmpeg is missing.")
+        return A2TStatus(False, N_("Voice transcription is not available: ffmpeg is missing."))
     return A2TStatus(True)
 
 

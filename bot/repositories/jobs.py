@@ -47,6 +47,7 @@ class JobView:
     engine: str | None
     model: str | None
     received_at: datetime
+    ui_locale: str | None
 
     @classmethod
     def of(cls, row: TranscriptionJob) -> JobView:

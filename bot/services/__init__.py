@@ -12,6 +12,7 @@ from bot.services.karma import KarmaService
 from bot.services.roster import RosterService
 from bot.services.transcription import A2TStatus, TranscriptionService
 from bot.settings import Settings
+from bot.texts import N_
 
 
 @dataclass
@@ -20,7 +21,11 @@ class AppDeps:
 
     settings: Settings
     job_queue: JobQueue | None = None
-    a2t_status: A2TStatus = field(default_factory=lambda: A2TStatus(False, "Starting up."))
+    a2t_status: A2TStatus = field(
+        default_factory=lambda: A2TStatus(
+            False, N_("Voice transcription is starting up; try again in a minute.")
+        )
+    )
 
 
 class Services:

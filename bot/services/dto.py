@@ -51,6 +51,8 @@ class VoiceRequest(_Input):
     duration_s: float | None = Field(default=None, ge=0)
     language_hint: str | None = Field(default=None, min_length=2, max_length=16)
     received_at: datetime
+    # The requester's UI language: the job's status and result are written in it.
+    ui_locale: str | None = Field(default=None, max_length=16)
 
     @field_validator("received_at")
     @classmethod

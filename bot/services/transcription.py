@@ -19,6 +19,7 @@ from bot.log import get_logger
 from bot.repositories.jobs import JobRepository, JobView
 from bot.services.dto import VoiceRequest
 from bot.settings import Settings
+from bot.texts import N_
 
 log = get_logger(__name__)
 
@@ -64,7 +65,7 @@ class TranscriptionService:
     def ensure_available(self) -> None:
         if not self.status.available or self.queue is None:
             raise FeatureUnavailableError(
-                self.status.reason or "Voice transcription is not available here."
+                self.status.reason or N_("Voice transcription is not available here.")
             )
 
     async def chat_mode(self, chat_id: int, chat_type: ChatType) -> A2TMode:
@@ -76,7 +77,7 @@ class TranscriptionService:
     async def set_chat_mode(self, chat_id: int, mode: A2TMode) -> None:
         chat = await self.session.get(Chat, chat_id)
         if chat is None:
-            raise UserFacingError("I don't know this chat yet; try again in a moment.")
+            raise UserFacingError(N_("I don't know this chat yet; try again in a moment."))
         chat.a2t_mode = mode
         await self.session.commit()
 
@@ -112,6 +113,7 @@ class TranscriptionService:
                 "declared_duration_s": request.duration_s,
                 "language_hint": request.language_hint,
                 "received_at": request.received_at,
+                "ui_locale": request.ui_locale,
             }
         )
         if job_id is None:  # a concurrent duplicate won the race
@@ -141,47 +143,57 @@ class TranscriptionService:
         max_bytes = a2t.max_file_bytes(self.settings.bot)
         if request.file_size is not None and request.file_size > max_bytes:
             raise RefusedError(
-                f"This file is {_mb(request.file_size)}; I can take files up to {_mb(max_bytes)}."
+                N_("This file is {size} MB; I can take files up to {limit} MB."),
+                size=_mb(request.file_size),
+                limit=_mb(max_bytes),
             )
         if request.duration_s is not None and request.duration_s > a2t.max_duration_s:
             raise RefusedError(
-                f"This recording is {_clock(request.duration_s)} long; "
-                f"the limit is {_clock(a2t.max_duration_s)}."
+                N_("This recording is {length} long; the limit is {limit}."),
+                length=_clock(request.duration_s),
+                limit=_clock(a2t.max_duration_s),
             )
         if request.user_id is not None:
             recent, _ = await self.jobs.user_usage(
                 request.user_id, request.received_at - timedelta(minutes=1)
             )
             if recent >= a2t.user_rate_per_minute:
-                raise RefusedError("You are sending voice notes too fast; wait a minute, please.")
+                raise RefusedError(
+                    N_("You are sending voice notes too fast; wait a minute, please.")
+                )
             midnight = datetime.combine(request.received_at.date(), datetime.min.time(), UTC)
             _, seconds = await self.jobs.user_usage(request.user_id, midnight)
             if seconds + (request.duration_s or 0) > a2t.user_daily_minutes * 60:
                 raise RefusedError(
-                    f"You have used your {a2t.user_daily_minutes} minutes of transcription "
-                    "for today; the quota resets at midnight UTC."
+                    N_(
+                        "You have used today's transcription quota ({minutes} min); "
+                        "it resets at midnight UTC."
+                    ),
+                    minutes=a2t.user_daily_minutes,
                 )
         if await self.jobs.open_count() >= a2t.max_queue_depth:
             metrics.A2T_JOBS.labels("rejected_busy").inc()
-            raise RefusedError("I am busy right now; please send it again in a few minutes.")
+            raise RefusedError(N_("I am busy right now; please send it again in a few minutes."))
 
     async def cancel(self, job_id: int, actor_id: int, actor_is_admin: bool) -> JobStatus:
         job = await self._job(job_id)
         if actor_id != job.user_id and not actor_is_admin:
-            raise NotAllowedError("Only the sender or a chat admin can cancel this.")
+            raise NotAllowedError(N_("Only the sender or a chat admin can cancel this."))
         previous = await self.jobs.request_cancel(job_id, actor_id)
         await self.session.commit()
         if previous is None:
-            raise UserFacingError("This transcription has already finished.")
+            raise UserFacingError(N_("This transcription has already finished."))
         if previous == JobStatus.QUEUED:
             metrics.A2T_JOBS.labels("cancelled").inc()
         log.info("transcription cancel", job_id=job_id, was=previous)
         return previous
 
-    async def rerun(self, job_id: int, language: str, actor_id: int) -> Admission:
+    async def rerun(
+        self, job_id: int, language: str, actor_id: int, ui_locale: str | None = None
+    ) -> Admission:
         job = await self._job(job_id)
         if language not in self.a2t.rerun_languages:
-            raise UserFacingError("I can't re-run in that language.")
+            raise UserFacingError(N_("I can't re-run in that language."))
         return await self.submit(
             VoiceRequest(
                 chat_id=job.chat_id,
@@ -194,13 +206,14 @@ class TranscriptionService:
                 duration_s=job.audio_duration_s,
                 language_hint=language,
                 received_at=utcnow(),
+                ui_locale=ui_locale,
             )
         )
 
     async def finished(self, job_id: int) -> JobView:
         job = await self._job(job_id)
         if job.status != JobStatus.DONE or job.text is None:
-            raise UserFacingError("This transcription is not finished.")
+            raise UserFacingError(N_("This transcription is not finished."))
         return job
 
     async def stop_chat(self, chat_id: int) -> int:
@@ -212,12 +225,12 @@ class TranscriptionService:
     async def _job(self, job_id: int) -> JobView:
         job = await self.jobs.get(job_id)
         if job is None:
-            raise UserFacingError("This transcription no longer exists.")
+            raise UserFacingError(N_("This transcription no longer exists."))
         return job
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB"
+    return f"{size / 1024 / 1024:.1f}"
 
 
 def _clock(seconds: float) -> str:

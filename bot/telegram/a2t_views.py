@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import _
 from bot.repositories.jobs import JobView
 from bot.telegram.callbacks import A2TAction, A2TCallback
 
@@ -22,11 +23,11 @@ def clock(seconds: float | None) -> str:
 
 
 def queued_text(position: int) -> str:
-    return f"🎙 Queued for transcription, position {position}."
+    return _("🎙 Queued for transcription, position {position}.").format(position=position)
 
 
 def progress_text(percent: float, partial: str) -> str:
-    head = f"⏳ Transcribing… {int(percent)}%"
+    head = _("⏳ Transcribing… {percent}%").format(percent=int(percent))
     if not partial:
         return head
     preview = partial if len(partial) <= PROGRESS_PREVIEW else "…" + partial[-PROGRESS_PREVIEW:]
@@ -34,11 +35,12 @@ def progress_text(percent: float, partial: str) -> str:
 
 
 def cancelled_text() -> str:
-    return "✖️ Transcription cancelled."
+    return _("✖️ Transcription cancelled.")
 
 
 def failed_text(reason: str) -> str:
-    return f"⚠️ I could not transcribe this. {reason}"
+    """`reason`: already in the reader's language."""
+    return _("⚠️ I could not transcribe this. {reason}").format(reason=reason)
 
 
 def cancel_keyboard(job_id: int) -> InlineKeyboardMarkup:
@@ -46,7 +48,7 @@ def cancel_keyboard(job_id: int) -> InlineKeyboardMarkup:
         inline_keyboard=[
             [
                 InlineKeyboardButton(
-                    text="Cancel",
+                    text=_("Cancel"),
                     callback_data=A2TCallback(action=A2TAction.CANCEL, job_id=job_id).pack(),
                 )
             ]
@@ -61,13 +63,13 @@ def result_footer(
     footer = f"🗣 {job.language or '?'} · ⏱ {clock(job.audio_duration_s)}"
     late = (now - job.received_at) if now else timedelta(0)
     if delayed_after is not None and late > delayed_after:
-        footer += f"\n⏰ Delayed: the voice note arrived {_ago(late)} ago."
+        footer += "\n" + _("⏰ Delayed: the voice note arrived {ago} ago.").format(ago=_ago(late))
     return footer
 
 
 def result_messages(job: JobView, footer: str) -> list[str]:
     """The transcript as one or more messages, split at word boundaries."""
-    text = (job.text or "").strip() or "(no speech recognised)"
+    text = (job.text or "").strip() or _("(no speech recognised)")
     budget = MESSAGE_LIMIT - len(footer) - 2
     chunks = split_text(text, budget)
     chunks[-1] = f"{chunks[-1]}\n\n{footer}"
@@ -130,5 +132,5 @@ def _srt_time(seconds: float) -> str:
 def _ago(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes // 60} h"
+        return _("{minutes} min").format(minutes=minutes)
+    return _("{hours} h").format(hours=minutes // 60)

@@ -19,6 +19,7 @@ from aiogram.types import (
 from bot import metrics
 from bot.db.enums import A2TMode, ChatType, JobStatus
 from bot.errors import NotAllowedError, UserFacingError
+from bot.i18n import N_, _, current_locale
 from bot.log import get_logger
 from bot.services import Services
 from bot.services.dto import VoiceRequest
@@ -55,12 +56,12 @@ async def cmd_transcribe(
     if chat_type != ChatType.PRIVATE:
         await services.roster.remember_chat(chat_info(message.chat))
     if await services.transcription.chat_mode(message.chat.id, chat_type) == A2TMode.OFF:
-        raise UserFacingError("Transcription is switched off in this chat.")
+        raise UserFacingError(N_("Transcription is switched off in this chat."))
     await _submit(bot, message, media_message, media, services, started)
 
 
 async def cmd_transcribe_without_reply(message: Message) -> None:
-    await message.reply("Reply to a voice note, audio or video note with /transcribe.")
+    await message.reply(_("Reply to a voice note, audio or video note with /transcribe."))
 
 
 async def _submit(
@@ -85,6 +86,7 @@ async def _submit(
         mime_type=media.mime_type,
         duration_s=media.duration,
         received_at=media_message.date,
+        ui_locale=current_locale(),
     )
     admission = await services.transcription.submit(request)
     await _render_admission(bot, message.chat.id, media_message.message_id, admission, services)
@@ -126,21 +128,25 @@ async def cmd_a2t_mode(
 ) -> None:
     assert message.from_user is not None
     if message.chat.type == ChatType.PRIVATE:
-        raise UserFacingError("In private chats I always transcribe voice notes.")
+        raise UserFacingError(N_("In private chats I always transcribe voice notes."))
     mode = (command.args or "").strip().lower()
     current = await services.transcription.chat_mode(message.chat.id, ChatType(message.chat.type))
     if not mode:
         await message.reply(
-            f"Transcription mode here: {current.value}. Set it with /a2t_mode {MODES}."
+            _("Transcription mode here: {mode}. Set it with /a2t_mode {modes}.").format(
+                mode=current.value, modes=MODES
+            )
         )
         return
     if mode not in {m.value for m in A2TMode}:
-        raise UserFacingError(f"Unknown mode {mode!r}; use one of: {MODES}.")
+        raise UserFacingError(
+            N_("Unknown mode {mode}; use one of: {modes}."), mode=mode, modes=MODES
+        )
     if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
-        raise NotAllowedError("Only chat admins can change the transcription mode.")
+        raise NotAllowedError(N_("Only chat admins can change the transcription mode."))
     await services.roster.remember_chat(chat_info(message.chat))
     await services.transcription.set_chat_mode(message.chat.id, A2TMode(mode))
-    await message.reply(f"Transcription mode set to {mode}.")
+    await message.reply(_("Transcription mode set to {mode}.").format(mode=mode))
 
 
 async def on_cancel(
@@ -158,7 +164,7 @@ async def on_cancel(
     )
     if previous == JobStatus.QUEUED and isinstance(message, Message):
         await message.edit_text(views.cancelled_text(), parse_mode=None)
-    await query.answer("Cancelled." if previous == JobStatus.QUEUED else "Stopping…")
+    await query.answer(_("Cancelled.") if previous == JobStatus.QUEUED else _("Stopping…"))
 
 
 async def on_file(
@@ -183,10 +189,10 @@ async def on_rerun(
     query: CallbackQuery, callback_data: A2TCallback, services: Services, bot: Bot
 ) -> None:
     admission = await services.transcription.rerun(
-        callback_data.job_id, callback_data.language, query.from_user.id
+        callback_data.job_id, callback_data.language, query.from_user.id, current_locale()
     )
     if admission.outcome == "duplicate":
-        await query.answer("Already on it.")
+        await query.answer(_("Already on it."))
         return
     job = admission.job
     await _render_admission(bot, job.chat_id, job.message_id, admission, services)

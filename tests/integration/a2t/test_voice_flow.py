@@ -155,7 +155,7 @@ async def test_rate_limit_quota_and_backpressure_answer_clearly(
     settings.a2t.user_rate_per_minute = 100
     settings.a2t.user_daily_minutes = 1
     await feed(voice_note(fake_api, b"ogg", user=ALICE, chat=CHAT, duration=58))
-    assert "minutes of transcription" in fake_api.sent_messages(CHAT["id"])[-1]["text"]
+    assert "transcription quota" in fake_api.sent_messages(CHAT["id"])[-1]["text"]
 
     settings.a2t.max_queue_depth = 2
     bob = f.user(id=7003)
@@ -187,3 +187,29 @@ async def test_audio_document_and_video_note_are_accepted(
     await worker.run_all()
     for message_id in [j for j in [m["message_id"] for m in fake_api.sent_messages(CHAT["id"])]]:
         assert JFK_PHRASE in " ".join(normalise(_final_text(fake_api, CHAT["id"], message_id)))
+
+
+async def test_status_result_and_failure_speak_the_requesters_language(
+    feed: Any, fake_api: FakeBotAPI, worker: Worker
+) -> None:
+    """The worker renders in the language the requester had when the job was recorded."""
+    ivan = f.user(id=7002, first_name="Иван", language_code="ru")
+    chat = f.private_chat(ivan)
+    await feed(voice_note(fake_api, audio_bytes("jfk.ogg"), user=ivan, chat=chat))
+    await feed(voice_note(fake_api, audio_bytes("not_audio.ogg"), user=ivan, chat=chat, duration=3))
+    statuses = await fake_api.wait_for_calls("sendMessage", 2)
+    assert all(s.params["text"].startswith("🎙 В очереди на расшифровку") for s in statuses)
+    assert statuses[0].params["reply_markup"]["inline_keyboard"][0][0]["text"] == "Отмена"
+
+    await worker.run_all()
+    good, bad = (
+        fake_api.messages[(chat["id"], s.response["result"]["message_id"])]["text"]
+        for s in statuses
+    )
+    assert JFK_PHRASE in " ".join(normalise(good))
+    assert bad == (
+        "⚠️ Не удалось расшифровать. Этот файл — не аудио, которое я умею читать, или он повреждён."
+    )
+    failed = await worker.job()
+    # The row keeps the English text for operators.
+    assert failed.error_message == "This file is not audio I can read, or it is damaged."
