@@ -326,7 +326,8 @@ def digest_text(views: list[ApplicationView], now: datetime) -> str:
         )
         link = message_link(view.card_chat_id, view.card_message_id)
         if link is not None:
-            line += f' — <a href="{html.quote(link)}">{_("card")}</a>'
+            card = _("card")
+            line += f' — <a href="{html.quote(link)}">{card}</a>'
         lines.append(line)
     return "\n".join(lines)
 

@@ -92,7 +92,8 @@ class Flow:
         return row
 
     def card(self, app: Application) -> dict[str, Any]:
-        assert app.card_chat_id is not None and app.card_message_id is not None
+        assert app.card_chat_id is not None
+        assert app.card_message_id is not None
         return self.api.messages[(app.card_chat_id, app.card_message_id)]
 
     async def decide(

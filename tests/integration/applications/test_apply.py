@@ -31,7 +31,8 @@ async def test_apply_edit_submit_approve_with_invite_link_revoked_after_join(
     assert "under 1000" in flow.last_to(ann["id"])["text"]
     await flow.answer_all(ann, ["I am Ann", "To learn", "A friend"])
     summary = flow.last_to(ann["id"])
-    assert "I am Ann" in summary["text"] and "A friend" in summary["text"]
+    assert "I am Ann" in summary["text"]
+    assert "A friend" in summary["text"]
 
     # Edit: redo the second answer, then back at the summary.
     await flow.press_text(ann, summary, "Change an answer")
@@ -40,27 +41,33 @@ async def test_apply_edit_submit_approve_with_invite_link_revoked_after_join(
     assert "Question 2 of 3" in flow.last_to(ann["id"])["text"]
     await flow.say(ann, "To meet people")
     summary = flow.last_to(ann["id"])
-    assert "To meet people" in summary["text"] and "To learn" not in summary["text"]
+    assert "To meet people" in summary["text"]
+    assert "To learn" not in summary["text"]
     await flow.press_text(ann, summary, "Send")
 
     app = await flow.application(ann)
     assert app.status == ApplicationStatus.PENDING
     card = flow.card(app)
     assert card["chat"]["id"] == MODCHAT["id"]
-    assert "To meet people" in card["text"] and "Ann" in card["text"]
+    assert "To meet people" in card["text"]
+    assert "Ann" in card["text"]
 
     answer = await flow.decide(MOD1, app, ModAction.APPROVE)
     assert not answer.params.get("show_alert")
     link_call = fake_api.calls_of("createChatInviteLink")[-1]
     assert link_call.params["chat_id"] == COMMUNITY["id"]
-    assert link_call.params["member_limit"] == 1 and link_call.params["expire_date"]
+    assert link_call.params["member_limit"] == 1
+    assert link_call.params["expire_date"]
     app = await flow.application(ann)
-    assert app.status == ApplicationStatus.APPROVED and app.decided_by == MOD1["id"]
+    assert app.status == ApplicationStatus.APPROVED
+    assert app.decided_by == MOD1["id"]
     told = fake_api.calls_of("sendMessage")[-1]
     assert told.params["chat_id"] == ann["id"]
-    assert app.invite_link and app.invite_link in told.params["text"]
+    assert app.invite_link
+    assert app.invite_link in told.params["text"]
     card = flow.card(app)
-    assert "Approved by Mona" in card["text"] and "reply_markup" not in card
+    assert "Approved by Mona" in card["text"]
+    assert "reply_markup" not in card
 
     # Ann joins through the link: the link is revoked, the roster has her.
     link = fake_api.invite_links[app.invite_link]
@@ -76,7 +83,8 @@ async def test_apply_edit_submit_approve_with_invite_link_revoked_after_join(
     revoke = await fake_api.wait_for_call("revokeChatInviteLink")
     assert revoke.params["invite_link"] == app.invite_link
     member = await flow.membership(ann)
-    assert member is not None and member.status == MemberStatus.ACTIVE
+    assert member is not None
+    assert member.status == MemberStatus.ACTIVE
     assert await flow.events(app) == [
         "started",
         "answered",
@@ -116,7 +124,8 @@ async def test_forged_and_misplaced_callback_data_is_rejected(
     card = flow.card(app)
     # Unparsable data with our prefix.
     answer = await flow.press(MOD1, card, "am:zz:notanumber")
-    assert answer.params["show_alert"] is True and "not valid" in answer.params["text"]
+    assert answer.params["show_alert"] is True
+    assert "not valid" in answer.params["text"]
     # Well-formed, but for an application that does not exist.
     answer = await flow.press(MOD1, card, ModCallback(action=ModAction.APPROVE, app_id=999).pack())
     assert "not valid" in answer.params["text"]
@@ -161,11 +170,14 @@ async def test_reject_with_a_shared_canned_reason_and_with_a_typed_private_one(
     await flow.press_text(MOD1, flow.card(app), "tell the reason")
     app = await flow.application(eve)
     assert app.status == ApplicationStatus.REJECTED
-    assert app.reason_shared and app.reason == "Not enough information in the answers"
+    assert app.reason_shared
+    assert app.reason == "Not enough information in the answers"
     told = flow.last_to(eve["id"])["text"]
-    assert "declined" in told and "Not enough information in the answers" in told
+    assert "declined" in told
+    assert "Not enough information in the answers" in told
     card = flow.card(app)
-    assert "Rejected by Mona" in card["text"] and "told the applicant" in card["text"]
+    assert "Rejected by Mona" in card["text"]
+    assert "told the applicant" in card["text"]
 
     # A typed reason, kept private.
     fay = f.user(id=7306, first_name="Fay")
@@ -186,7 +198,8 @@ async def test_reject_with_a_shared_canned_reason_and_with_a_typed_private_one(
         False,
     )
     told = flow.last_to(fay["id"])["text"]
-    assert "declined" in told and "Trolled" not in told
+    assert "declined" in told
+    assert "Trolled" not in told
     assert "not told" in flow.card(app)["text"]
 
 

@@ -72,7 +72,8 @@ async def test_join_request_voice_answer_approval(flow: Flow, fake_api: FakeBotA
     kim = f.user(id=7401, first_name="Kim")
     await flow.feed(f.chat_join_request_update(COMMUNITY, kim))
     dm = flow.texts_to(kim["id"])
-    assert "You asked to join Community" in dm[0] and "Question 1 of 3" in dm[1]
+    assert "You asked to join Community" in dm[0]
+    assert "Question 1 of 3" in dm[1]
 
     # The worker cannot fetch the voice note until the card is posted: the transcript
     # must reach the card by the worker's hook, not at posting time.
@@ -97,7 +98,8 @@ async def test_join_request_voice_answer_approval(flow: Flow, fake_api: FakeBotA
     assert "transcribing" in flow.card(app)["text"]
     release.set()
     card = await _card_text_with(flow, app.id, JFK_PHRASE)
-    assert "Because of the talks" in card and "join request" in card
+    assert "Because of the talks" in card
+    assert "join request" in card
 
     await flow.decide(MOD1, app, ModAction.APPROVE)
     approve = await fake_api.wait_for_call("approveChatJoinRequest")
@@ -105,7 +107,8 @@ async def test_join_request_voice_answer_approval(flow: Flow, fake_api: FakeBotA
     assert fake_api.members[(COMMUNITY["id"], kim["id"])]["status"] == "member"
     assert fake_api.calls_of("createChatInviteLink") == []
     member = await flow.membership(kim)
-    assert member is not None and member.status == MemberStatus.ACTIVE
+    assert member is not None
+    assert member.status == MemberStatus.ACTIVE
     app = await flow.application(kim)
     assert "Approved by Mona" in flow.card(app)["text"]
     assert "Welcome" in flow.last_to(kim["id"])["text"]
@@ -124,7 +127,8 @@ async def test_unreachable_applicant_is_recorded_and_can_start_by_deep_link(
     app = await flow.application(lou)
     assert "dm_failed" in await flow.events(app)
     note = flow.last_to(MODCHAT["id"])["text"]
-    assert "could not write to Lou" in note and "t.me/test_bot?start=apply" in note
+    assert "could not write to Lou" in note
+    assert "t.me/test_bot?start=apply" in note
 
     fake_api.unblock_chat(lou["id"])
     calls = await flow.say(lou, "/start apply")
