@@ -105,6 +105,7 @@ async def on_text_answer(message: Message, services: Services, state: FSMContext
     assert message.from_user is not None
     assert message.text is not None
     data = await state.get_data()
+    await _still_a_draft(data["app_id"], message.from_user.id, services, state)
     view = await services.applications.answer(
         data["app_id"], message.from_user.id, data["position"], text=message.text
     )
@@ -124,7 +125,7 @@ async def on_voice_answer(
         raise UserFacingError(N_("Please answer in text."))
     data = await state.get_data()
     svc = services.applications
-    await svc.draft_of(data["app_id"], message.from_user.id)
+    await _still_a_draft(data["app_id"], message.from_user.id, services, state)
     await services.roster.remember_user(user_profile(message.from_user))
     admission = await services.transcription.submit(
         VoiceRequest(
@@ -149,6 +150,16 @@ async def on_voice_answer(
         await services.transcription.announce(admission.job, None)
     await message.reply(views.voice_received_text())
     await _after_answer(bot, message.chat.id, view, services, state, data)
+
+
+async def _still_a_draft(app_id: int, user_id: int, services: Services, state: FSMContext) -> None:
+    """The questionnaire's state may outlive its application (expired, withdrawn
+    elsewhere): then it is dropped, and the applicant told once."""
+    try:
+        await services.applications.draft_of(app_id, user_id)
+    except UserFacingError:
+        await state.clear()
+        raise
 
 
 async def on_other_answer(message: Message) -> None:
