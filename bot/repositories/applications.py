@@ -318,6 +318,26 @@ class ApplicationRepository:
         )
         return sorted(result.scalars())
 
+    async def claim_cardless(self, now: datetime, chat_id: int, older_than: Any) -> list[int]:
+        """Pending applications whose card never reached the moderators (the send failed):
+        claimed by setting card_chat_id, so one sweeper posts each."""
+        due = (
+            select(Application.id)
+            .where(
+                Application.status == ApplicationStatus.PENDING,
+                Application.card_chat_id.is_(None),
+                Application.submitted_at <= now - older_than,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.execute(
+            update(Application)
+            .where(Application.id.in_(due.scalar_subquery()), Application.card_chat_id.is_(None))
+            .values(card_chat_id=chat_id)
+            .returning(Application.id)
+        )
+        return sorted(result.scalars())
+
 
 @dataclass(frozen=True)
 class HistoryStats:

@@ -9,7 +9,7 @@ The Telegram side (cards, join requests, invite links) is the handlers'.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -43,6 +43,10 @@ DEFAULT_REJECT_REASONS = [
 ]
 
 
+# A card missing this long after submission is posted again by the sweep.
+CARD_RETRY_AFTER = timedelta(minutes=2)
+
+
 class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
@@ -72,6 +76,7 @@ class SweepResult:
     reminded: list[ApplicationView]
     expired: list[tuple[ApplicationView, ApplicationStatus]]  # with the status they had
     digest: list[ApplicationView]
+    cardless: list[ApplicationView] = field(default_factory=list)  # cards to post again
 
 
 class ApplicationService:
@@ -307,6 +312,11 @@ class ApplicationService:
         digest_ids = await self.repo.claim_digest(
             now, timedelta(hours=self.cfg.digest_after_h), timedelta(hours=self.cfg.digest_every_h)
         )
+        cardless_ids: list[int] = []
+        if self.settings.moderation.chat_id is not None:
+            cardless_ids = await self.repo.claim_cardless(
+                now, self.settings.moderation.chat_id, CARD_RETRY_AFTER
+            )
         await self.session.commit()
         if expired_ids:
             metrics.APPLICATIONS.labels("expired").inc(len(expired_ids))
@@ -314,7 +324,14 @@ class ApplicationService:
             reminded=[await self._get(i) for i in reminded_ids],
             expired=[(await self._get(i), status) for i, status in expired_ids],
             digest=[await self._get(i) for i in digest_ids],
+            cardless=[await self._get(i) for i in cardless_ids],
         )
+
+    async def card_failed(self, app_id: int, error: str) -> None:
+        """The card could not be sent: the sweep tries again later."""
+        await self.repo.set_fields(app_id, card_chat_id=None, card_message_id=None)
+        await self.repo.add_event(app_id, None, "card_failed", {"error": error[:200]})
+        await self.session.commit()
 
     # ------------------------------------------------------------------ helpers
     async def _get(self, app_id: int) -> ApplicationView:

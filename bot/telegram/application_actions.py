@@ -30,12 +30,18 @@ log = get_logger(__name__)
 async def post_card(
     bot: Bot, svc: ApplicationService, i18n: I18n, settings: Settings, view: ApplicationView
 ) -> None:
-    """Send the card to the moderation chat and remember where it is."""
+    """Send the card to the moderation chat and remember where it is (if the send
+    fails, the application stays pending and the sweep posts the card later)."""
     chat_id = settings.moderation.chat_id
     assert chat_id is not None
     with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
         text, markup = views.card_text(view), views.card_keyboard(view)
-    message = await bot.send_message(chat_id, text, reply_markup=markup)
+    try:
+        message = await bot.send_message(chat_id, text, reply_markup=markup)
+    except TelegramAPIError as exc:
+        log.error("card not posted; the sweep will retry", application_id=view.id, error=str(exc))
+        await svc.card_failed(view.id, str(exc))
+        return
     await svc.card_posted(view.id, chat_id, message.message_id)
     # A voice answer transcribed while the card was on its way found no card to update.
     fresh = await svc.get(view.id)

@@ -34,6 +34,7 @@ class SweepReport:
     reminded: int
     expired: int
     digest: int
+    cards: int = 0  # cards posted again after a failed send
 
 
 async def sweep_applications(
@@ -57,6 +58,8 @@ async def sweep_applications(
             with views.in_locale(i18n, views.applicant_locale(i18n, view)):
                 text = views.expired_text()
             await actions.notify_applicant(bot, svc, i18n, view, text)
+        for view in result.cardless:
+            await actions.post_card(bot, svc, i18n, settings, view)
         if result.digest and settings.moderation.chat_id is not None:
             with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
                 text = views.digest_text(result.digest, now)
@@ -64,13 +67,16 @@ async def sweep_applications(
                 await bot.send_message(settings.moderation.chat_id, text)
             except TelegramAPIError as exc:
                 log.warning("digest not delivered", error=str(exc))
-    report = SweepReport(len(result.reminded), len(result.expired), len(result.digest))
+    report = SweepReport(
+        len(result.reminded), len(result.expired), len(result.digest), len(result.cardless)
+    )
     if report != SweepReport(0, 0, 0):
         log.info(
             "applications swept",
             reminded=report.reminded,
             expired=report.expired,
             digest=report.digest,
+            cards=report.cards,
         )
     return report
 

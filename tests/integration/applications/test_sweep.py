@@ -93,3 +93,36 @@ async def test_an_unfinished_join_request_is_reminded_then_expired_and_declined(
     assert "Эта заявка уже не открыта" in calls[-1].params["text"]
     calls = await flow.say(oto, "another one")  # the stale questionnaire was dropped
     assert calls == []
+
+
+async def test_a_card_that_could_not_be_sent_is_posted_by_the_sweep(
+    flow: Flow,
+    fake_api: FakeBotAPI,
+    bot: Bot,
+    db: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    pia = f.user(id=7503, first_name="Pia")
+    fake_api.block_chat(MODCHAT["id"])  # the moderation chat is unreachable for a while
+    await flow.say(pia, "/apply")
+    await flow.answer_all(pia)
+    await flow.press_text(pia, flow.last_to(pia["id"]), "Send")
+    app = await flow.application(pia)
+    assert app.status == ApplicationStatus.PENDING
+    assert app.card_message_id is None
+    assert "card_failed" in await flow.events(app)
+    assert app.submitted_at is not None
+
+    fake_api.unblock_chat(MODCHAT["id"])
+    soon = app.submitted_at + timedelta(seconds=30)
+    assert (await sweep_applications(bot, db, settings, I18N, now=soon)).cards == 0
+    later = app.submitted_at + timedelta(minutes=3)
+    reports = await asyncio.gather(
+        sweep_applications(bot, db, settings, I18N, now=later),
+        sweep_applications(bot, db, settings, I18N, now=later),
+    )
+    assert sum(r.cards for r in reports) == 1
+    app = await flow.application(pia)
+    card = flow.card(app)
+    assert "Application #" in card["text"]
+    assert card["reply_markup"]["inline_keyboard"]
