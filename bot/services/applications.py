@@ -207,6 +207,12 @@ class ApplicationService:
         metrics.APPLICATIONS.labels("withdrawn").inc()
         return await self._get(app_id)
 
+    async def current(self, user_id: int) -> ApplicationView | None:
+        """The user's open application (draft or pending), if any."""
+        if self.cfg.chat_id is None:
+            return None
+        return await self.repo.open_for(user_id, self.cfg.chat_id)
+
     async def draft_of(self, app_id: int, user_id: int) -> ApplicationView:
         """The applicant's draft (the questionnaire's state points at it)."""
         return await self._own_draft(app_id, user_id)

@@ -147,6 +147,10 @@ def cancelled_text() -> str:
     return _("Application cancelled. Send /apply whenever you want to start again.")
 
 
+def already_member_text() -> str:
+    return _("You are already a member of the community.")
+
+
 def nothing_to_cancel_text() -> str:
     return _("There is nothing to cancel.")
 

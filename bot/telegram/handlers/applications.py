@@ -46,8 +46,13 @@ class Apply(StatesGroup):
 
 
 # --------------------------------------------------------------------------- ways in
-async def cmd_apply(message: Message, services: Services, state: FSMContext, bot: Bot) -> None:
+async def cmd_apply(
+    message: Message, services: Services, state: FSMContext, bot: Bot, settings: Settings
+) -> None:
     assert message.from_user is not None
+    if await _already_member(bot, settings, message.from_user.id):
+        await message.answer(views.already_member_text())
+        return
     started = await services.applications.start(
         user_profile(message.from_user), ApplicationSource.COMMAND
     )
@@ -288,31 +293,64 @@ async def on_cancel_button(
     services: Services,
     state: FSMContext,
     bot: Bot,
+    i18n: I18n,
+    settings: Settings,
 ) -> None:
-    await _withdraw(bot, callback_data.app_id, query.from_user.id, services, state)
+    await _withdraw(bot, callback_data.app_id, query.from_user.id, services, state, i18n, settings)
     if isinstance(query.message, Message):
         await query.message.edit_text(views.cancelled_text())
     await query.answer()
 
 
-async def cmd_cancel(message: Message, services: Services, state: FSMContext, bot: Bot) -> None:
+async def cmd_cancel(
+    message: Message,
+    services: Services,
+    state: FSMContext,
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
     assert message.from_user is not None
     app_id = (await state.get_data()).get("app_id")
+    if app_id is None:  # no questionnaire running: a submitted application, if any
+        current = await services.applications.current(message.from_user.id)
+        app_id = current.id if current is not None else None
     if app_id is None:
         await state.clear()
         await message.answer(views.nothing_to_cancel_text())
         return
-    await _withdraw(bot, app_id, message.from_user.id, services, state)
+    await _withdraw(bot, app_id, message.from_user.id, services, state, i18n, settings)
     await message.answer(views.cancelled_text())
 
 
 async def _withdraw(
-    bot: Bot, app_id: int, user_id: int, services: Services, state: FSMContext
+    bot: Bot,
+    app_id: int,
+    user_id: int,
+    services: Services,
+    state: FSMContext,
+    i18n: I18n,
+    settings: Settings,
 ) -> None:
     svc = services.applications
     view = await svc.withdraw(app_id, user_id)
     await state.clear()
     await actions.decline_request(bot, svc, view)
+    await actions.refresh_card(bot, i18n, settings, view)  # moderators see it withdrawn
+
+
+async def _already_member(bot: Bot, settings: Settings, user_id: int) -> bool:
+    chat_id = settings.applications.chat_id
+    if chat_id is None:
+        return False
+    try:
+        member = await bot.get_chat_member(chat_id, user_id)
+    except TelegramAPIError as exc:  # the bot is not in the chat (yet): let them apply
+        log.info("membership unknown", error=str(exc))
+        return False
+    return member.status in ("creator", "administrator", "member") or bool(
+        getattr(member, "is_member", False)
+    )
 
 
 # --------------------------------------------------------------------------- joined via our link

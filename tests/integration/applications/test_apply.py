@@ -293,3 +293,26 @@ async def test_without_a_moderation_chat_applications_say_so(flow: Flow, feed: A
     await feed(f.chat_join_request_update(COMMUNITY, jo))
     methods = {c.method for c in flow.api.calls[before:]}
     assert not methods & {"approveChatJoinRequest", "declineChatJoinRequest", "sendMessage"}
+
+
+async def test_cancel_after_submitting_withdraws_and_the_card_says_so(
+    flow: Flow, fake_api: FakeBotAPI
+) -> None:
+    kai = f.user(id=7312, first_name="Kai")
+    app = await flow.apply_and_submit(kai)
+    await flow.say(kai, "/cancel")
+    app = await flow.application(kai)
+    assert app.status == ApplicationStatus.WITHDRAWN
+    card = flow.card(app)
+    assert "Withdrawn by the applicant" in card["text"]
+    assert "reply_markup" not in card
+    answer = await flow.decide(MOD1, app, ModAction.APPROVE)  # a stale card's button
+    assert "Too late" in answer.params["text"]
+    assert fake_api.calls_of("createChatInviteLink") == []
+
+
+async def test_members_need_not_apply(flow: Flow, fake_api: FakeBotAPI) -> None:
+    lea = f.user(id=7313, first_name="Lea")
+    fake_api.set_chat_member(COMMUNITY["id"], lea, "member")
+    calls = await flow.say(lea, "/apply")
+    assert "already a member" in calls[-1].params["text"]
