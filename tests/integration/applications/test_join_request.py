@@ -147,3 +147,16 @@ async def test_reapply_rules_decline_a_join_request_with_the_reason(
     decline = await fake_api.wait_for_call("declineChatJoinRequest")
     assert decline.params["user_id"] == max_["id"]
     assert "cannot apply" in flow.last_to(max_["id"])["text"]
+
+
+async def test_apply_then_join_request_continues_the_same_application(
+    flow: Flow, fake_api: FakeBotAPI
+) -> None:
+    sol = f.user(id=7404, first_name="Sol")
+    await flow.say(sol, "/apply")
+    await flow.say(sol, "Sol, a painter")
+    await flow.feed(f.chat_join_request_update(COMMUNITY, sol))
+    assert "Question 2 of 3" in flow.last_to(sol["id"])["text"]
+    app = await flow.application(sol)
+    assert app.source == ApplicationSource.JOIN_REQUEST  # approval approves the request
+    assert "join_request" in await flow.events(app)
