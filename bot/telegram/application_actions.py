@@ -143,9 +143,17 @@ async def _approve(
             view.chat_id, name=f"application #{view.id}", expire_date=expires, member_limit=1
         )
     except TelegramAPIError as exc:
+        # E.g. the bot may not invite users there: the moderators must invite by hand.
         log.error("invite link not created", application_id=view.id, error=str(exc))
         await svc.record(view.id, "invite_link_failed", view.decided_by, error=str(exc)[:200])
-        raise
+        if settings.moderation.chat_id is not None:
+            with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+                text = views.invite_failed_text(view.id, exc.message)
+            try:
+                await bot.send_message(settings.moderation.chat_id, text)
+            except TelegramAPIError as error:
+                log.warning("moderators not told", error=str(error))
+        return
     await svc.invite_created(view.id, link.invite_link)
     with views.in_locale(i18n, locale):
         text = views.approved_invite_text(link.invite_link, expires)

@@ -346,8 +346,11 @@ def dm_failed_text(view: ApplicationView, bot_username: str | None) -> str:
     return text
 
 
-def moderation_unavailable_text() -> str:
-    return _("Applications are not open yet: the moderators have not set them up.")
+def invite_failed_text(app_id: int, error: str) -> str:
+    return _(
+        "Application #{id} is approved, but I could not create an invite link ({error}). "
+        "Please invite the applicant by hand, and make me an admin who may invite users."
+    ).format(id=app_id, error=html.quote(error))
 
 
 def message_link(chat_id: int | None, message_id: int | None) -> str | None:

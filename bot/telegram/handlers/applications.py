@@ -78,8 +78,11 @@ async def on_join_request(
         log.warning("join request left to the admins", reason=str(exc))
         return
     except UserFacingError as exc:  # re-apply rules: the request is declined, with the why
-        await bot.decline_chat_join_request(request.chat.id, request.from_user.id)
         log.info("join request declined by the re-apply rules", reason=str(exc))
+        try:
+            await bot.decline_chat_join_request(request.chat.id, request.from_user.id)
+        except TelegramAPIError as error:
+            log.warning("join request not declined", error=str(error))
         await _try_send(bot, request.user_chat_id, exc.render(_, escape_html=True))
         return
     view = started.application

@@ -316,3 +316,19 @@ async def test_members_need_not_apply(flow: Flow, fake_api: FakeBotAPI) -> None:
     fake_api.set_chat_member(COMMUNITY["id"], lea, "member")
     calls = await flow.say(lea, "/apply")
     assert "already a member" in calls[-1].params["text"]
+
+
+async def test_approval_without_invite_rights_tells_the_moderators(
+    flow: Flow, fake_api: FakeBotAPI
+) -> None:
+    max_ = f.user(id=7314, first_name="Mia")
+    app = await flow.apply_and_submit(max_)
+    fake_api.fail_next(
+        "createChatInviteLink", error_code=400, description="Bad Request: not enough rights"
+    )
+    await flow.decide(MOD1, app, ModAction.APPROVE)
+    assert "could not create an invite link" in flow.last_to(MODCHAT["id"])["text"]
+    app = await flow.application(max_)
+    assert app.status == ApplicationStatus.APPROVED
+    assert "Approved by Mona" in flow.card(app)["text"]
+    assert "invite_link_failed" in await flow.events(app)
