@@ -188,6 +188,9 @@ async def transcript_ready(
                 await refresh_card(bot, _i18n(), settings, view)
     except (TelegramAPIError, SQLAlchemyError) as exc:
         log.warning("card not updated with the transcript", job_id=job_id, error=str(exc))
+    except Exception:
+        # The job is done and posted: a bug here must not turn it into a failure.
+        log.exception("card update crashed", job_id=job_id)
 
 
 @cache

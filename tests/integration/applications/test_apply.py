@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.db.enums import ApplicationStatus, MemberStatus
 from bot.db.models import Application, ApplicationAnswer
 from bot.services.applications import DEFAULT_QUESTIONS
-from bot.telegram.callbacks import ModAction, ModCallback
+from bot.telegram.callbacks import ApplyAction, ApplyCallback, ModAction, ModCallback
 from tests import factories as f
 from tests.fakes import FakeBotAPI
 from tests.integration.applications.conftest import COMMUNITY, MOD1, MOD2, MODCHAT, STRANGER, Flow
@@ -135,7 +135,19 @@ async def test_forged_and_misplaced_callback_data_is_rejected(
     data = ModCallback(action=ModAction.APPROVE, app_id=app.id).pack()
     answer = await flow.press(MOD1, other, data)
     assert "not valid" in answer.params["text"]
-    # The applicant's own summary buttons cannot be pressed by someone else.
+    # The applicant's summary buttons are the applicant's: another user's press is refused.
+    dee = f.user(id=7315, first_name="Dee")
+    await flow.say(dee, "/apply")
+    await flow.answer_all(dee)
+    summary = flow.last_to(dee["id"])
+    draft = await flow.application(dee)
+    for action in (ApplyAction.SUBMIT, ApplyAction.CANCEL, ApplyAction.REDO):
+        data = ApplyCallback(action=action, app_id=draft.id).pack()
+        answer = await flow.press(STRANGER, summary, data)
+        assert "not your application" in answer.params["text"]
+    assert (await flow.application(dee)).status == ApplicationStatus.DRAFT
+    answer = await flow.press(dee, summary, "ap:s:1:2:3:4")
+    assert "not valid" in answer.params["text"]
     assert (await flow.application(cid)).status == ApplicationStatus.PENDING
     assert fake_api.calls_of("createChatInviteLink") == []
 
