@@ -74,6 +74,7 @@ async def run_bot(settings: Settings) -> None:
 
         dp = create_dispatcher(deps, sessions, storage=storage)
         await publish_commands(bot, dp["i18n"])
+        _start_applications_sweep(bot, sessions, settings, dp, stack)
 
         checks = _readiness_checks(engine, redis)
         http_app = create_app(checks) if settings.metrics.enabled else None
@@ -215,6 +216,26 @@ async def _start_embedded_a2t(
             settings.a2t.sweep_interval_s,
         )
     )
+    stack.callback(sweeper.cancel)
+
+
+def _start_applications_sweep(
+    bot: Bot,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    dp: Dispatcher,
+    stack: AsyncExitStack,
+) -> None:
+    """Reminders, expiry and the moderators' digest, in the background."""
+    from bot.telegram.application_sweep import sweep_forever
+
+    cfg = settings.applications
+    if not cfg.enabled or cfg.chat_id is None:
+        return
+    if settings.moderation.chat_id is None:
+        log.warning("applications are off: MODERATION__CHAT_ID is not set")
+        return
+    sweeper = asyncio.create_task(sweep_forever(bot, sessions, settings, dp["i18n"]))
     stack.callback(sweeper.cancel)
 
 

@@ -39,3 +39,7 @@ A2T_TIME_TO_RESULT = Histogram(
     "From the voice note's arrival to the transcript posted",
     buckets=JOB_BUCKETS,
 )
+
+APPLICATIONS = Counter(
+    "bot_applications_total", "Membership application steps by outcome", ["outcome"]
+)

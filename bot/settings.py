@@ -181,16 +181,51 @@ class KarmaSettings(BaseModel):
         return self
 
 
+def _split_lines(value: object) -> object:
+    """`First question?|Second question?` for lists of sentences."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split("|") if part.strip()]
+    return value
+
+
 class ApplicationsSettings(BaseModel):
     enabled: bool = True
-    expire_after_h: int = 72
+    # The community chat people apply to join. Unset: applications are not taken.
+    chat_id: int | None = None
+    # The questionnaire, `|`-separated. Empty: the built-in questions (translated).
+    questions: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_answer_len: int = Field(default=1000, ge=10, le=3500)
+    accept_voice: bool = True
+    # Open applications (drafts and pending ones) expire after this; the applicant is
+    # reminded remind_before_h earlier (0: no reminder).
+    expire_after_h: int = Field(default=72, ge=1)
+    remind_before_h: int = Field(default=24, ge=0)
+    # Moderators get a digest of applications pending longer than digest_after_h,
+    # each one at most every digest_every_h.
+    digest_after_h: int = Field(default=24, ge=1)
+    digest_every_h: int = Field(default=24, ge=1)
+    # Re-applying: not within reapply_cooldown_h of a rejection, and at most
+    # max_per_period applications per period_days.
+    reapply_cooldown_h: int = Field(default=24, ge=0)
+    max_per_period: int = Field(default=3, ge=1)
+    period_days: int = Field(default=30, ge=1)
+    # Single-use invite links sent on approval expire after this.
+    invite_ttl_h: int = Field(default=48, ge=1)
+    sweep_interval_s: int = Field(default=60, ge=1)
+
+    _parse_questions = field_validator("questions", mode="before")(_split_lines)
 
 
 class ModerationSettings(BaseModel):
     chat_id: int | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    # The language of application cards and digests in the moderation chat.
+    language: str = "en"
+    # Canned rejection reasons, `|`-separated. Empty: the built-in ones (translated).
+    reject_reasons: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     _parse_ids = field_validator("admin_ids", mode="before")(_split_ids)
+    _parse_reasons = field_validator("reject_reasons", mode="before")(_split_lines)
 
 
 class MetricsSettings(BaseModel):

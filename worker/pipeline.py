@@ -42,6 +42,7 @@ from bot.log import get_logger
 from bot.repositories.jobs import JobRepository, JobView
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
+from bot.telegram import application_actions
 from bot.texts import N_
 from worker.audio import AudioError, DecodedAudio, decode
 from worker.download import fetch_file
@@ -211,6 +212,8 @@ class Pipeline:
             metrics.A2T_QUEUE_DEPTH.set(await JobRepository(session).open_count())
             await session.commit()
         metrics.A2T_JOBS.labels("done").inc()
+        # A voice answer to a membership application: its card shows the text now.
+        await application_actions.transcript_ready(self.bot, self.sessions, self.settings, job.id)
         metrics.A2T_TIME_TO_RESULT.observe((utcnow() - job.received_at).total_seconds())
         log.info("job done", audio_s=job.audio_duration_s, stages_ms=clock.stages_ms())
 

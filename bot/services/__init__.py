@@ -8,6 +8,7 @@ from functools import cached_property
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.jobs import JobQueue
+from bot.services.applications import ApplicationService
 from bot.services.karma import KarmaService
 from bot.services.roster import RosterService
 from bot.services.transcription import A2TStatus, TranscriptionService
@@ -47,10 +48,21 @@ class Services:
         return KarmaService(self.session, self.deps.settings)
 
     @cached_property
+    def applications(self) -> ApplicationService:
+        return ApplicationService(self.session, self.deps.settings)
+
+    @cached_property
     def transcription(self) -> TranscriptionService:
         return TranscriptionService(
             self.session, self.deps.settings, self.deps.job_queue, self.deps.a2t_status
         )
 
 
-__all__ = ["AppDeps", "KarmaService", "RosterService", "Services", "TranscriptionService"]
+__all__ = [
+    "AppDeps",
+    "ApplicationService",
+    "KarmaService",
+    "RosterService",
+    "Services",
+    "TranscriptionService",
+]

@@ -72,3 +72,15 @@ class VoteRequest(_Input):
     source: KarmaSource = KarmaSource.REPLY
     message_id: int | None = Field(default=None, gt=0)  # the voted-on message
     vote_message_id: int | None = Field(default=None, gt=0)  # the "+" reply itself
+
+
+class ApplicationDecision(_Input):
+    """A moderator's decision, pressed on the card at (card_chat_id, card_message_id)."""
+
+    application_id: int = Field(gt=0)
+    moderator_id: int = Field(gt=0)
+    decision: Literal["approve", "reject", "ban"]
+    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+    share_reason: bool = False
+    card_chat_id: int
+    card_message_id: int = Field(gt=0)

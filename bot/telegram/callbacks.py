@@ -32,3 +32,39 @@ class KarmaCallback(CallbackData, prefix="k"):
 
 class LanguageCallback(CallbackData, prefix="lang"):
     code: str  # a catalog's language, or "auto": Telegram's
+
+
+class ApplyAction(StrEnum):
+    SUBMIT = "s"
+    EDIT = "e"  # list the questions to redo one
+    REDO = "r"  # answer question `position` again
+    BACK = "b"  # back to the summary
+    CANCEL = "x"
+
+
+class ApplyCallback(CallbackData, prefix="ap"):
+    """The applicant's buttons under the questionnaire's summary."""
+
+    action: ApplyAction
+    app_id: int
+    position: int = 0
+
+
+class ModAction(StrEnum):
+    APPROVE = "a"
+    REJECT = "r"  # show the reasons
+    REASON = "rr"  # a canned reason was picked: ask whether to tell the applicant
+    CUSTOM = "rc"  # ask the moderator to type a reason
+    REJECT_NOW = "rd"  # reject with `reason` (-1: the typed one), telling if `share`
+    BAN = "b"  # ask to confirm
+    BAN_NOW = "bc"
+    BACK = "k"
+
+
+class ModCallback(CallbackData, prefix="am"):
+    """Moderators' buttons on an application card."""
+
+    action: ModAction
+    app_id: int
+    reason: int = -1
+    share: bool = False

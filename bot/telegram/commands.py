@@ -17,6 +17,8 @@ PRIVATE_COMMANDS = [
     ("start", N_("Start and see what I can do")),
     ("help", N_("List the commands")),
     ("language", N_("Choose the language I speak")),
+    ("apply", N_("Apply to join the community")),
+    ("cancel", N_("Cancel your application")),
 ]
 GROUP_COMMANDS = [
     ("transcribe", N_("Reply to a voice note to get it as text")),

@@ -29,6 +29,8 @@ class Application(TimestampMixin, Base):
     submitted_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
+    # Last time the application was listed in the moderators' digest.
+    digested_at: Mapped[datetime | None]
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
@@ -56,6 +58,13 @@ class Application(TimestampMixin, Base):
         ),
         Index("ix_applications_status_submitted", "status", "submitted_at"),
         Index("ix_applications_user_created", "user_id", "created_at"),
+        # Open applications by deadline: the sweep's reminders and expiry.
+        Index(
+            "ix_applications_open_expires",
+            "expires_at",
+            sqlite_where=text(_OPEN_STATUSES),
+            postgresql_where=text(_OPEN_STATUSES),
+        ),
     )
 
 
@@ -70,7 +79,7 @@ class ApplicationAnswer(Base):
     answer: Mapped[str | None] = mapped_column(Text)
     # A voice answer is transcribed through the A2T pipeline.
     transcription_job_id: Mapped[int | None] = mapped_column(
-        ForeignKey("transcription_jobs.id", ondelete="SET NULL")
+        ForeignKey("transcription_jobs.id", ondelete="SET NULL"), index=True
     )
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.handlers import errors, fallback, karma, start, voice
+from bot.telegram.handlers import (
+    applications,
+    errors,
+    fallback,
+    karma,
+    moderation,
+    start,
+    voice,
+)
 
 
 def feature_routers() -> list[Router]:
     # fallback last: it answers commands no feature claimed.
     return [
         errors.create_router(),
+        # before start and voice: /start apply, and voice notes that answer a question
+        applications.create_router(),
+        moderation.create_router(),
         start.create_router(),
         voice.create_router(),
         karma.create_router(),

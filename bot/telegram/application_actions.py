@@ -1,0 +1,199 @@
+"""The Telegram side of applications: the moderators' card (posted, edited in place),
+what a decision does in the community chat (approve the join request, or a single-use
+invite link; decline; ban) and the applicant's notices. Every step is recorded through
+ApplicationService (an audit row each)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.base import utcnow
+from bot.db.enums import ApplicationSource, ApplicationStatus
+from bot.i18n import create_i18n
+from bot.log import get_logger
+from bot.repositories.applications import ApplicationView
+from bot.services.applications import ApplicationService
+from bot.settings import Settings
+from bot.telegram import application_views as views
+
+log = get_logger(__name__)
+
+
+async def post_card(
+    bot: Bot, svc: ApplicationService, i18n: I18n, settings: Settings, view: ApplicationView
+) -> None:
+    """Send the card to the moderation chat and remember where it is (if the send
+    fails, the application stays pending and the sweep posts the card later)."""
+    chat_id = settings.moderation.chat_id
+    assert chat_id is not None
+    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+        text, markup = views.card_text(view), views.card_keyboard(view)
+    try:
+        message = await bot.send_message(chat_id, text, reply_markup=markup)
+    except TelegramAPIError as exc:
+        log.error("card not posted; the sweep will retry", application_id=view.id, error=str(exc))
+        await svc.card_failed(view.id, str(exc))
+        return
+    await svc.card_posted(view.id, chat_id, message.message_id)
+    # A voice answer transcribed while the card was on its way found no card to update.
+    fresh = await svc.get(view.id)
+    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+        changed = views.card_text(fresh) != text
+    if changed:
+        await refresh_card(bot, i18n, settings, fresh)
+
+
+async def refresh_card(
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
+    view: ApplicationView,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Edit the card in place: the current state and, unless given, its own buttons."""
+    if view.card_chat_id is None or view.card_message_id is None:
+        return
+    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+        text = views.card_text(view)
+        markup = markup if markup is not None else views.card_keyboard(view)
+    try:
+        await bot.edit_message_text(
+            text=text,
+            chat_id=view.card_chat_id,
+            message_id=view.card_message_id,
+            reply_markup=markup,
+        )
+    except TelegramBadRequest as exc:
+        if "not modified" not in exc.message:
+            log.warning("card edit failed", application_id=view.id, error=exc.message)
+
+
+async def notify_applicant(
+    bot: Bot, svc: ApplicationService, i18n: I18n, view: ApplicationView, text: str
+) -> bool:
+    """Best effort: an applicant who blocked the bot is recorded, not retried."""
+    try:
+        await bot.send_message(view.user_id, text)
+    except TelegramAPIError as exc:
+        log.info("applicant not reachable", application_id=view.id, error=str(exc))
+        await svc.record(view.id, "notify_failed", error=str(exc)[:200])
+        return False
+    await svc.record(view.id, "notified")
+    return True
+
+
+async def carry_out(
+    bot: Bot, svc: ApplicationService, i18n: I18n, settings: Settings, view: ApplicationView
+) -> None:
+    """What a committed decision does in Telegram, each step audited."""
+    locale = views.applicant_locale(i18n, view)
+    if view.status == ApplicationStatus.APPROVED:
+        await _approve(bot, svc, i18n, settings, view, locale)
+    elif view.status == ApplicationStatus.REJECTED:
+        await _decline_request(bot, svc, view)
+        with views.in_locale(i18n, locale):
+            text = views.rejected_text(view.reason if view.reason_shared else None)
+        await notify_applicant(bot, svc, i18n, view, text)
+    elif view.status == ApplicationStatus.BANNED:
+        await _decline_request(bot, svc, view)
+        try:
+            await bot.ban_chat_member(view.chat_id, view.user_id)
+            await svc.record(view.id, "chat_ban", view.decided_by)
+        except TelegramAPIError as exc:
+            log.warning("ban failed", application_id=view.id, error=str(exc))
+            await svc.record(view.id, "chat_ban_failed", view.decided_by, error=str(exc)[:200])
+        with views.in_locale(i18n, locale):
+            text = views.rejected_text(view.reason if view.reason_shared else None)
+        await notify_applicant(bot, svc, i18n, view, text)
+
+
+async def _approve(
+    bot: Bot,
+    svc: ApplicationService,
+    i18n: I18n,
+    settings: Settings,
+    view: ApplicationView,
+    locale: str,
+) -> None:
+    if view.source == ApplicationSource.JOIN_REQUEST:
+        try:
+            await bot.approve_chat_join_request(view.chat_id, view.user_id)
+        except TelegramAPIError as exc:
+            # The request is gone (withdrawn, handled by an admin): an invite link instead.
+            log.info("join request not approvable", application_id=view.id, error=str(exc))
+            await svc.record(view.id, "join_request_failed", view.decided_by, error=str(exc)[:200])
+        else:
+            await svc.record(view.id, "join_request_approved", view.decided_by)
+            await svc.member_joined(view.id, "join_request")
+            with views.in_locale(i18n, locale):
+                text = views.approved_join_request_text()
+            await notify_applicant(bot, svc, i18n, view, text)
+            return
+    expires = utcnow() + timedelta(hours=settings.applications.invite_ttl_h)
+    try:
+        link = await bot.create_chat_invite_link(
+            view.chat_id, name=f"application #{view.id}", expire_date=expires, member_limit=1
+        )
+    except TelegramAPIError as exc:
+        # E.g. the bot may not invite users there: the moderators must invite by hand.
+        log.error("invite link not created", application_id=view.id, error=str(exc))
+        await svc.record(view.id, "invite_link_failed", view.decided_by, error=str(exc)[:200])
+        if settings.moderation.chat_id is not None:
+            with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+                text = views.invite_failed_text(view.id, exc.message)
+            try:
+                await bot.send_message(settings.moderation.chat_id, text)
+            except TelegramAPIError as error:
+                log.warning("moderators not told", error=str(error))
+        return
+    await svc.invite_created(view.id, link.invite_link)
+    with views.in_locale(i18n, locale):
+        text = views.approved_invite_text(link.invite_link, expires)
+    await notify_applicant(bot, svc, i18n, view, text)
+
+
+async def _decline_request(bot: Bot, svc: ApplicationService, view: ApplicationView) -> None:
+    if view.source != ApplicationSource.JOIN_REQUEST:
+        return
+    try:
+        await bot.decline_chat_join_request(view.chat_id, view.user_id)
+    except TelegramAPIError as exc:
+        log.info("join request not declinable", application_id=view.id, error=str(exc))
+        return
+    await svc.record(view.id, "join_request_declined", view.decided_by)
+
+
+async def decline_request(bot: Bot, svc: ApplicationService, view: ApplicationView) -> None:
+    """A withdrawn or expired application's join request is declined too."""
+    await _decline_request(bot, svc, view)
+
+
+async def transcript_ready(
+    bot: Bot, sessions: async_sessionmaker[AsyncSession], settings: Settings, job_id: int
+) -> None:
+    """Worker hook: a voice answer was transcribed; the card shows the text now.
+    Never fails the transcription job."""
+    try:
+        async with sessions() as session:
+            svc = ApplicationService(session, settings)
+            for view in await svc.for_transcription(job_id):
+                await refresh_card(bot, _i18n(), settings, view)
+    except (TelegramAPIError, SQLAlchemyError) as exc:
+        log.warning("card not updated with the transcript", job_id=job_id, error=str(exc))
+    except Exception:
+        # The job is done and posted: a bug here must not turn it into a failure.
+        log.exception("card update crashed", job_id=job_id)
+
+
+@cache
+def _i18n() -> I18n:
+    """The catalogs, loaded once per process (workers have no dispatcher)."""
+    return create_i18n()
