@@ -39,3 +39,12 @@ A2T_TIME_TO_RESULT = Histogram(
     "From the voice note's arrival to the transcript posted",
     buckets=JOB_BUCKETS,
 )
+
+ROSTER_CHANGES = Counter(
+    "bot_roster_changes_total", "Membership changes recorded", ["source", "status"]
+)
+ROSTER_ACTIVITY = Counter(
+    "bot_roster_activity_total",
+    "Group messages seen by the activity tracker: written to last_seen_at or throttled",
+    ["outcome"],
+)

@@ -17,6 +17,9 @@ PRIVATE_COMMANDS = [
     ("start", N_("Start and see what I can do")),
     ("help", N_("List the commands")),
     ("language", N_("Choose the language I speak")),
+    ("whoami", N_("Your profile card, or pick someone to see theirs")),
+    ("forgetme", N_("Delete your personal data from my records")),
+    ("members", N_("Moderators: list or export the community's members")),
 ]
 GROUP_COMMANDS = [
     ("transcribe", N_("Reply to a voice note to get it as text")),
@@ -24,6 +27,7 @@ GROUP_COMMANDS = [
     ("karma", N_("Your karma, or as a reply someone else's")),
     ("top", N_("Karma leaderboard: week, month or all")),
     ("karma_history", N_("Admins: reply to see a member's votes")),
+    ("whoami", N_("Your profile card, or as a reply someone else's")),
 ]
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.handlers import errors, fallback, karma, start, voice
+from bot.telegram.handlers import (
+    errors,
+    fallback,
+    karma,
+    members,
+    privacy,
+    roster,
+    start,
+    voice,
+    whoami,
+)
 
 
 def feature_routers() -> list[Router]:
@@ -15,5 +25,9 @@ def feature_routers() -> list[Router]:
         start.create_router(),
         voice.create_router(),
         karma.create_router(),
+        members.create_router(),
+        whoami.create_router(),
+        privacy.create_router(),
+        roster.create_router(),
         fallback.create_router(),
     ]
