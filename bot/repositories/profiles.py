@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.enums import ApplicationStatus, JobStatus, MemberRole, MemberStatus
@@ -23,6 +23,7 @@ from bot.db.models import (
 
 FINAL_JOBS = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 OPEN_APPLICATIONS = (ApplicationStatus.DRAFT, ApplicationStatus.PENDING)
+DECIDED = (ApplicationStatus.APPROVED, ApplicationStatus.REJECTED, ApplicationStatus.BANNED)
 # What a forgotten profile keeps: the id (bans and decisions refer to it) and a placeholder
 # for the NOT NULL first name.
 FORGOTTEN_NAME = "—"
@@ -167,7 +168,8 @@ class ProfileRepository:
                     TranscriptionJob.file_id != "",
                 ),
             )
-            .values(text=None, segments=None, file_id="", error_message=None, updated_at=at)
+            # null(): SQL NULL, not the JSON value null a plain None would store.
+            .values(text=None, segments=null(), file_id="", error_message=None, updated_at=at)
         )
         return int(result.rowcount or 0)
 
@@ -217,9 +219,10 @@ class ProfileRepository:
         return len(ids)
 
     async def kept_decisions(self, user_id: int) -> int:
+        """Moderators' decisions on the user's applications (kept, with their audit rows)."""
         count = await self.session.scalar(
             select(func.count()).where(
-                Application.user_id == user_id, Application.status.not_in(OPEN_APPLICATIONS)
+                Application.user_id == user_id, Application.status.in_(DECIDED)
             )
         )
         return int(count or 0)
