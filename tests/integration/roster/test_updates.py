@@ -139,7 +139,7 @@ async def test_new_and_left_chat_members_messages(
     row = await membership(db, COMMUNITY["id"], 507)
     assert row is not None
     assert (row.status, row.left_at) == (MemberStatus.LEFT, at(T0 + 5))
-    # The join was not counted as the inviter's activity... but it did not erase anything.
+    # A join/leave service message is not its sender's activity.
     assert await membership(db, COMMUNITY["id"], 505) is None
 
 
@@ -222,3 +222,25 @@ async def test_profile_change_is_written_at_once(
     row = await membership(db, COMMUNITY["id"], 512)
     assert row is not None
     assert row.last_seen_at == at(T0 + 1)
+
+
+async def test_activity_counts_messages_other_features_answer(
+    feed: Any, fake_api: FakeBotAPI, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """A karma vote is answered by the karma router; the voter's activity is still seen."""
+    ann, bob = f.user(id=513, first_name="Ann"), f.user(id=514, first_name="Bob")
+    said = f.message("a good point", from_user=ann, chat=COMMUNITY, date=T0)
+    await feed(f.message_update(said))
+    await feed(
+        f.message_update(f.message("+", from_user=bob, chat=COMMUNITY, date=T0 + 9, reply_to=said))
+    )
+    vote_reply = await fake_api.wait_for_call("sendMessage")
+    assert "karma" in vote_reply.params["text"]
+    row = await membership(db, COMMUNITY["id"], 514)
+    assert row is not None
+    assert row.last_seen_at == at(T0 + 9)
+
+
+def test_the_bot_asks_for_chat_member_updates(dispatcher: Any) -> None:
+    used = set(dispatcher.resolve_used_update_types())
+    assert {"chat_member", "my_chat_member", "message", "callback_query"} <= used
