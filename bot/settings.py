@@ -195,8 +195,8 @@ class RosterSettings(BaseModel):
     activity_interval_s: int = Field(default=300, ge=0)
     # (chat, user) pairs the in-process activity throttle remembers.
     activity_cache_size: int = Field(default=100_000, ge=100)
-    # Members per /members page.
-    page_size: int = Field(default=20, ge=1, le=50)
+    # Members per /members page (at most 20: a page must fit one Telegram message).
+    page_size: int = Field(default=20, ge=1, le=20)
     # Rows at most in a /members export CSV.
     export_max_rows: int = Field(default=200_000, ge=1)
 

@@ -15,6 +15,7 @@ from bot.db.models import (
     Application,
     ApplicationAnswer,
     ApplicationEvent,
+    Chat,
     KarmaEvent,
     Membership,
     TranscriptionJob,
@@ -40,6 +41,13 @@ class StoredUser:
     is_premium: bool | None
     is_bot: bool
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRecord:
+    id: int
+    type: str
+    title: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,14 @@ class ProfileRepository:
             )
         ).first()
         return StoredUser(*row) if row else None
+
+    async def chat(self, chat_id: int) -> ChatRecord | None:
+        row = (
+            await self.session.execute(
+                select(Chat.id, Chat.type, Chat.title).where(Chat.id == chat_id)
+            )
+        ).first()
+        return ChatRecord(row[0], str(row[1]), row[2]) if row else None
 
     async def membership(self, chat_id: int, user_id: int) -> MembershipRecord | None:
         row = (

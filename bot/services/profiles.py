@@ -28,6 +28,7 @@ from bot.log import get_logger
 from bot.repositories.karma import KarmaRepository
 from bot.repositories.profiles import (
     ApplicationRecord,
+    ChatRecord,
     MembershipRecord,
     ProfileRepository,
     StoredUser,
@@ -49,6 +50,7 @@ class ProfileRecord:
     """What the bot's records hold about a user (in one chat, for chat-scoped parts)."""
 
     user: StoredUser | None
+    chat: ChatRecord | None  # the chat the chat-scoped parts are of
     membership: MembershipRecord | None
     karma: KarmaRecord | None  # None: karma is off or no chat to look in
     application: ApplicationRecord | None
@@ -75,14 +77,16 @@ class ProfileService:
         self.repo = ProfileRepository(session)
 
     async def profile(self, user_id: int, chat_id: int | None) -> ProfileRecord:
-        membership = karma = None
+        chat = membership = karma = None
         if chat_id is not None:
+            chat = await self.repo.chat(chat_id)
             membership = await self.repo.membership(chat_id, user_id)
             if self.settings.karma.enabled:
                 karma = await self._karma(chat_id, user_id)
         count, seconds = await self.repo.transcription_usage(user_id)
         return ProfileRecord(
             user=await self.repo.user(user_id),
+            chat=chat,
             membership=membership,
             karma=karma,
             application=await self.repo.latest_application(user_id),

@@ -75,8 +75,13 @@ def num(value: float) -> str:
     return f"{round(value, 1) + 0.0:.1f}"
 
 
+def short(text: str, limit: int = 48) -> str:
+    """Names on list pages are cut (a page must stay under Telegram's 4096 characters)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def user_link(user_id: int, name: str) -> str:
-    return f'<a href="tg://user?id={user_id}">{html.quote(name)}</a>'
+    return f'<a href="tg://user?id={user_id}">{html.quote(short(name))}</a>'
 
 
 # --------------------------------------------------------------------------- /members
@@ -107,7 +112,7 @@ def member_line(row: MemberRow) -> str:
     if row.is_bot:
         name += " 🤖"
     if row.username:
-        name += f" @{html.quote(row.username)}"
+        name += f" @{html.quote(row.username)}"  # at most 32 characters
     return f"• {name} — {', '.join(parts)}"
 
 
@@ -212,7 +217,7 @@ class Person:
 @dataclass(frozen=True, slots=True)
 class ChatView:
     id: int
-    type: str
+    type: str | None  # None: the bot has not seen the chat yet
     title: str | None
 
 
@@ -261,7 +266,7 @@ def whoami_text(
         lines.append("")
         lines.append(
             _("Chat: {id} ({type}){title}").format(
-                id=f"<code>{chat.id}</code>", type=chat.type, title=title
+                id=f"<code>{chat.id}</code>", type=chat.type or "?", title=title
             )
         )
     if member is not None:

@@ -63,9 +63,14 @@ async def _send_card(
     member = await _member(bot, records_chat, person.id) if records_chat is not None else None
     record = await services.profiles.profile(person.id, records_chat)
     full = person.id == viewer_id or await moderators.is_moderator(bot, viewer_id)
-    shown_chat = views.ChatView(records_chat, "supergroup", None) if records_chat else None
+    shown_chat = None
     if in_group:
         shown_chat = views.ChatView(chat.id, chat.type, chat.title)
+    elif records_chat is not None:  # the community chat, as the bot last saw it
+        known = record.chat
+        shown_chat = views.ChatView(records_chat, known.type if known else None, None)
+        if known:
+            shown_chat = views.ChatView(known.id, known.type, known.title)
     text = views.whoami_text(person, shown_chat, member, record, full=full)
     await message.reply(text)
 

@@ -4,7 +4,8 @@ aiogram runs only the first matching handler of an update, and group messages be
 other features (karma, voice, ...). So the roster is written here, in an outer middleware
 on `message`, `chat_member` and `my_chat_member`:
 
-- chat_member / my_chat_member: the member's new status and role, before any handler;
+- chat_member / my_chat_member: the member's new status and role, before any handler
+  (and, in the moderation chat, the moderators cache is re-read);
 - new_chat_members / left_chat_member service messages: joins and leaves;
 - any other group message: the author's last_seen_at and profile, **throttled** in
   process per (chat, member): at most one write per ROSTER__ACTIVITY_INTERVAL_S of message
@@ -29,8 +30,9 @@ from bot.log import get_logger
 from bot.services import Services
 from bot.services.dto import UserProfile
 from bot.services.roster import MemberChange
-from bot.settings import RosterSettings
+from bot.settings import RosterSettings, Settings
 from bot.telegram.adapters import chat_info, user_profile
+from bot.telegram.moderators import Moderators
 
 log = get_logger(__name__)
 GROUPS = ("group", "supergroup")
@@ -66,6 +68,11 @@ class RosterMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, ChatMemberUpdated):
             await _guarded(data, "member change", _member_change(event, data["services"]))
+            settings: Settings = data["settings"]
+            if event.chat.id == settings.moderation.chat_id:
+                # A promotion or demotion in the moderation chat changes who moderates.
+                moderators: Moderators = data["moderators"]
+                moderators.forget()
             return await handler(event, data)
         if not isinstance(event, Message) or event.chat.type not in GROUPS:
             return await handler(event, data)

@@ -23,7 +23,7 @@ from tests.fakes import ApiCall, FakeBotAPI
 from tests.integration.roster.conftest import COMMUNITY, MOD_CHAT, MODERATOR
 
 N = 10_000
-PAGE = 50
+PAGE = 20
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FIRST = ["Ann", "Boris", "Chen", "Dana", "Émile", "Иван", "Olga", "Pat 100%", "Zoë", "=cmd"]
 LAST = [None, "Lee", "Smith", "Петров", "Annan"]
@@ -371,6 +371,57 @@ async def test_forged_and_foreign_page_buttons_are_refused(
     alert = await fake_api.wait_for_call("answerCallbackQuery", after=before)
     assert alert.params["text"] == "Only moderators can list the members."
     assert not fake_api.calls_of("editMessageText")
+
+
+async def test_a_page_of_the_longest_profiles_fits_one_message(
+    feed: Any, fake_api: FakeBotAPI, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """256-character names, 32-character usernames, every field set: the page stays under
+    Telegram's 4096 characters (the fake API refuses longer texts, as Telegram does)."""
+    async with db() as session:
+        await session.execute(insert(Chat), [{"id": COMMUNITY["id"], "type": ChatType.SUPERGROUP}])
+        await session.execute(
+            insert(User),
+            [
+                {
+                    "id": 3_000_000 + i,
+                    "first_name": "Ж" * 256,
+                    "last_name": "W" * 256,
+                    "username": f"u{i:02d}" + "x" * 29,
+                    "language_code": "pt-br",
+                    "ui_language": "zh-hant-tw",
+                    "is_bot": True,
+                }
+                for i in range(20)
+            ],
+        )
+        await session.execute(
+            insert(Membership),
+            [
+                {
+                    "chat_id": COMMUNITY["id"],
+                    "user_id": 3_000_000 + i,
+                    "role": MemberRole.MODERATOR,
+                    "status": MemberStatus.RESTRICTED,
+                    "joined_at": T0,
+                    "last_seen_at": T0,
+                }
+                for i in range(20)
+            ],
+        )
+        await session.execute(
+            insert(KarmaTotal),
+            [
+                {"chat_id": COMMUNITY["id"], "user_id": 3_000_000 + i, "karma": -12345.67}
+                for i in range(20)
+            ],
+        )
+        await session.commit()
+    await feed(members_cmd("/members"))
+    sent = await fake_api.wait_for_call("sendMessage")
+    assert sent.response is not None
+    assert sent.response["ok"] is True, sent.response
+    assert len(ids_of(sent)) == 20
 
 
 async def test_unconfigured_community_chat_is_explained(

@@ -148,7 +148,7 @@ async def test_whoami_on_self_in_private(
         "First / last name: Ann / Lee",
         "Language: en",
         "Telegram Premium: yes",
-        f"Chat: {COMMUNITY['id']} (supergroup)",
+        f"Chat: {COMMUNITY['id']} (supergroup) — Community",
         "Status in the chat: administrator",
         "In the roster: active, member; joined 2026-01-01",
         "Karma: 7.0, rank 2 of 2",
