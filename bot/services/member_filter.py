@@ -27,7 +27,7 @@ from bot.db.enums import MemberRole, MemberStatus
 from bot.errors import UserFacingError
 from bot.i18n import N_
 
-_TERM = re.compile(r"^(?P<key>[a-z_]+)(?P<op>>=|<=|=|>|<)(?P<value>.*)$", re.DOTALL)
+_TERM = re.compile(r"^(?P<key>[A-Za-z_]+)(?P<op>>=|<=|=|>|<)(?P<value>.*)$", re.DOTALL)
 _LANG = re.compile(r"^[a-z]{2,3}$")
 MAX_QUERY_CHARS = 64
 E = TypeVar("E", bound=StrEnum)
@@ -124,7 +124,7 @@ def parse_member_filter(text: str | None) -> MemberFilter:
         match = _TERM.match(term)
         if match is None:
             raise UserFacingError(BAD_SYNTAX, term=term)
-        key, op, raw = match["key"], match["op"], match["value"].strip()
+        key, op, raw = match["key"].lower(), match["op"], match["value"].strip()
         if not raw:
             raise UserFacingError(BAD_SYNTAX, term=term)
         if key in ("status", "role", "lang", "q") and op != "=":

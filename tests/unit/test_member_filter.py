@@ -32,7 +32,7 @@ def test_equal_and_strict_bounds() -> None:
     flt = parse_member_filter("joined=2026-02-03 karma=0")
     assert (flt.joined_from, flt.joined_to) == (date(2026, 2, 3), date(2026, 2, 3))
     assert (flt.karma_ge, flt.karma_le) == (0, 0)
-    flt = parse_member_filter("joined<2026-02-03 karma>-1.5 q=@Ann")
+    flt = parse_member_filter("Joined<2026-02-03 KARMA>-1.5 q=@Ann")
     assert flt.joined_to == date(2026, 2, 2)
     assert flt.karma_gt == -1.5
     assert flt.query == "Ann"

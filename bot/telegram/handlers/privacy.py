@@ -42,9 +42,16 @@ async def on_forget(
     await query.answer()
 
 
+async def on_bad_forget(query: CallbackQuery) -> None:
+    """Confirm data that does not parse: forged, or from an older version."""
+    raise NotAllowedError(views.FORGET_NOT_YOURS)
+
+
 def create_router() -> Router:
     router = Router(name="privacy")
     router.message.filter(F.from_user)
     router.message.register(cmd_forgetme, Command("forgetme"))
     router.callback_query.register(on_forget, ForgetCallback.filter())
+    prefix = f"{ForgetCallback.__prefix__}{ForgetCallback.__separator__}"
+    router.callback_query.register(on_bad_forget, F.data.startswith(prefix))
     return router

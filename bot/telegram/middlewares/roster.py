@@ -67,6 +67,8 @@ class RosterMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, ChatMemberUpdated):
+            if event.chat.type == "private":  # a user blocked or restarted the bot
+                return await handler(event, data)
             await _guarded(data, "member change", _member_change(event, data["services"]))
             settings: Settings = data["settings"]
             if event.chat.id == settings.moderation.chat_id:

@@ -361,3 +361,20 @@ async def test_forgetme_only_in_private(feed: Any, fake_api: FakeBotAPI) -> None
     await feed(f.message_update(f.message("/forgetme", from_user=ANN, chat=COMMUNITY)))
     reply = await fake_api.wait_for_call("sendMessage")
     assert reply.params["text"] == "Send /forgetme to me in a private chat."
+
+
+async def test_forgetme_forged_data_is_refused(
+    feed: Any, fake_api: FakeBotAPI, db: async_sessionmaker[AsyncSession]
+) -> None:
+    await join(feed, ANN)
+    chat = f.private_chat(ANN)
+    await feed(f.message_update(f.message("/forgetme", from_user=ANN, chat=chat)))
+    message = fake_api.sent_messages(601)[-1]
+    await feed(f.callback_query_update(ANN, message, "fm:y:not-a-number"))
+    alert = await fake_api.wait_for_call("answerCallbackQuery")
+    assert alert.params["show_alert"] is True
+    assert not fake_api.calls_of("editMessageText")
+    async with db() as session:
+        user = await session.get(User, 601)
+    assert user is not None
+    assert user.username == "ann"

@@ -162,6 +162,18 @@ async def test_my_chat_member_records_the_bot(
     assert (row.status, row.role) == (MemberStatus.ACTIVE, MemberRole.ADMIN)
 
 
+async def test_bot_blocked_in_private_is_no_membership(
+    feed: Any, fake_api: FakeBotAPI, db: async_sessionmaker[AsyncSession]
+) -> None:
+    me, kim = fake_api.bot_user, f.user(id=515, first_name="Kim")
+    await feed(
+        f.my_chat_member_update(
+            f.private_chat(kim), kim, f.chat_member(me), f.chat_member(me, "kicked"), date=T0
+        )
+    )
+    assert await membership(db, kim["id"], me["id"]) is None
+
+
 async def test_promotion_in_the_moderation_chat_makes_a_moderator(
     feed: Any, fake_api: FakeBotAPI
 ) -> None:
