@@ -43,3 +43,11 @@ A2T_TIME_TO_RESULT = Histogram(
 APPLICATIONS = Counter(
     "bot_applications_total", "Membership application steps by outcome", ["outcome"]
 )
+ROSTER_CHANGES = Counter(
+    "bot_roster_changes_total", "Membership changes recorded", ["source", "status"]
+)
+ROSTER_ACTIVITY = Counter(
+    "bot_roster_activity_total",
+    "Group messages seen by the activity tracker: written to last_seen_at or throttled",
+    ["outcome"],
+)

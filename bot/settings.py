@@ -216,6 +216,21 @@ class ApplicationsSettings(BaseModel):
     _parse_questions = field_validator("questions", mode="before")(_split_lines)
 
 
+class RosterSettings(BaseModel):
+    # The community chat /members lists and exports, and whose karma and membership
+    # /whoami shows in private chats. Unset: /members says it is not configured.
+    chat_id: int | None = None
+    # A member's last_seen_at is written at most once per chat per this many seconds
+    # (by message date; 0: every message). Profile changes are written at once.
+    activity_interval_s: int = Field(default=300, ge=0)
+    # (chat, user) pairs the in-process activity throttle remembers.
+    activity_cache_size: int = Field(default=100_000, ge=100)
+    # Members per /members page (at most 20: a page must fit one Telegram message).
+    page_size: int = Field(default=20, ge=1, le=20)
+    # Rows at most in a /members export CSV.
+    export_max_rows: int = Field(default=200_000, ge=1)
+
+
 class ModerationSettings(BaseModel):
     chat_id: int | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -264,5 +279,6 @@ class Settings(BaseSettings):
     karma: KarmaSettings = KarmaSettings()
     applications: ApplicationsSettings = ApplicationsSettings()
     moderation: ModerationSettings = ModerationSettings()
+    roster: RosterSettings = RosterSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()

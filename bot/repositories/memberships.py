@@ -29,12 +29,14 @@ class MembershipRepository:
         *,
         role: MemberRole | None = None,
         at: datetime | None = None,
+        keep_banned: bool = False,
     ) -> None:
         """Set a member's status (and role, when given) as of `at`.
 
         Coming in (active/restricted) sets joined_at unless they were already in, and
         clears left_at; going out (left/banned) sets left_at. The chat and user rows
-        must exist (RosterService.remember_* first).
+        must exist (RosterService.remember_* first). With `keep_banned`, a banned member
+        stays banned (a "left" service message also follows a ban).
         """
         at = at or utcnow()
         present = status in _PRESENT
@@ -68,5 +70,30 @@ class MembershipRepository:
                 "left_at": None if present else literal(at),
                 "updated_at": literal(at),
             },
+            where=table.c.status != MemberStatus.BANNED.value if keep_banned else None,
+        )
+        await self.session.execute(stmt)
+
+    async def touch(self, chat_id: int, user_id: int, at: datetime) -> None:
+        """Record that the member wrote in the chat at `at` (last_seen_at only moves
+        forward). A member the bot has not seen join is added as active, joined unknown."""
+        table: Any = Membership.__table__
+        insert = (
+            postgresql.insert
+            if self.session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )(table)
+        stmt = insert.values(
+            chat_id=chat_id,
+            user_id=user_id,
+            status=MemberStatus.ACTIVE,
+            role=MemberRole.MEMBER,
+            last_seen_at=at,
+            created_at=at,
+            updated_at=at,
+        ).on_conflict_do_update(
+            index_elements=["chat_id", "user_id"],
+            set_={"last_seen_at": insert.excluded.last_seen_at},
+            where=(table.c.last_seen_at.is_(None)) | (table.c.last_seen_at < at),
         )
         await self.session.execute(stmt)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.jobs import JobQueue
 from bot.services.applications import ApplicationService
 from bot.services.karma import KarmaService
+from bot.services.profiles import ProfileService
 from bot.services.roster import RosterService
 from bot.services.transcription import A2TStatus, TranscriptionService
 from bot.settings import Settings
@@ -41,7 +42,11 @@ class Services:
 
     @cached_property
     def roster(self) -> RosterService:
-        return RosterService(self.session)
+        return RosterService(self.session, self.deps.settings)
+
+    @cached_property
+    def profiles(self) -> ProfileService:
+        return ProfileService(self.session, self.deps.settings)
 
     @cached_property
     def karma(self) -> KarmaService:
@@ -62,6 +67,7 @@ __all__ = [
     "AppDeps",
     "ApplicationService",
     "KarmaService",
+    "ProfileService",
     "RosterService",
     "Services",
     "TranscriptionService",

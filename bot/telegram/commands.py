@@ -19,6 +19,9 @@ PRIVATE_COMMANDS = [
     ("language", N_("Choose the language I speak")),
     ("apply", N_("Apply to join the community")),
     ("cancel", N_("Cancel your application")),
+    ("whoami", N_("Your profile card, or pick someone to see theirs")),
+    ("forgetme", N_("Delete your personal data from my records")),
+    ("members", N_("Moderators: list or export the community's members")),
 ]
 GROUP_COMMANDS = [
     ("transcribe", N_("Reply to a voice note to get it as text")),
@@ -26,6 +29,7 @@ GROUP_COMMANDS = [
     ("karma", N_("Your karma, or as a reply someone else's")),
     ("top", N_("Karma leaderboard: week, month or all")),
     ("karma_history", N_("Admins: reply to see a member's votes")),
+    ("whoami", N_("Your profile card, or as a reply someone else's")),
 ]
 
 

@@ -18,6 +18,7 @@ from bot.telegram.handlers import feature_routers
 from bot.telegram.middlewares import (
     DbSessionMiddleware,
     LocaleMiddleware,
+    RosterMiddleware,
     UpdateContextMiddleware,
 )
 from bot.telegram.moderators import Moderators
@@ -58,5 +59,8 @@ def create_dispatcher(
     dp.update.outer_middleware(UpdateContextMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, deps))
     dp.update.outer_middleware(LocaleMiddleware(i18n, chosen_languages))
+    roster = RosterMiddleware(deps.settings.roster)
+    for observer in (dp.message, dp.chat_member, dp.my_chat_member):
+        observer.outer_middleware(roster)
     dp.include_routers(*feature_routers())
     return dp

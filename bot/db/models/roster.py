@@ -68,4 +68,6 @@ class Membership(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_memberships_user_id", "user_id"),
         Index("ix_memberships_chat_status_joined", "chat_id", "status", "joined_at"),
+        # /members pages: newest in the roster first, keyset on (created_at, user_id).
+        Index("ix_memberships_chat_created_user", "chat_id", "created_at", "user_id"),
     )

@@ -10,9 +10,13 @@ from bot.telegram.handlers import (
     errors,
     fallback,
     karma,
+    members,
     moderation,
+    privacy,
+    roster,
     start,
     voice,
+    whoami,
 )
 
 
@@ -26,5 +30,9 @@ def feature_routers() -> list[Router]:
         start.create_router(),
         voice.create_router(),
         karma.create_router(),
+        members.create_router(),
+        whoami.create_router(),
+        privacy.create_router(),
+        roster.create_router(),
         fallback.create_router(),
     ]

@@ -1,5 +1,12 @@
 from bot.telegram.middlewares.context import UpdateContextMiddleware
 from bot.telegram.middlewares.db import DbSessionMiddleware
 from bot.telegram.middlewares.i18n import LocaleMiddleware, locale_of
+from bot.telegram.middlewares.roster import RosterMiddleware
 
-__all__ = ["DbSessionMiddleware", "LocaleMiddleware", "UpdateContextMiddleware", "locale_of"]
+__all__ = [
+    "DbSessionMiddleware",
+    "LocaleMiddleware",
+    "RosterMiddleware",
+    "UpdateContextMiddleware",
+    "locale_of",
+]

@@ -1,0 +1,132 @@
+"""/members for moderators: the community chat's members, filtered, a page at a time
+(inline Previous/Next, keyset cursors), or as a CSV file with `/members export ...`."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime, timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+from bot.errors import NotAllowedError, UserFacingError
+from bot.repositories.roster import Direction, MemberCursor, MemberPage
+from bot.services import Services
+from bot.services.member_filter import MemberFilter, parse_member_filter
+from bot.settings import Settings
+from bot.telegram import roster_views as views
+from bot.telegram.moderators import Moderators
+from bot.telegram.roster_callbacks import MembersPageCallback, PageDirection, page_signature
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+async def _ensure_moderator(
+    chat_id: int, chat_type: str, user_id: int, bot: Bot, moderators: Moderators, settings: Settings
+) -> None:
+    if chat_type != "private" and chat_id != settings.moderation.chat_id:
+        raise UserFacingError(views.MEMBERS_WHERE)
+    if not await moderators.is_moderator(bot, user_id):
+        raise NotAllowedError(views.MODERATORS_ONLY)
+
+
+def _secret(settings: Settings) -> str:
+    return settings.bot.token.get_secret_value() if settings.bot.token else ""
+
+
+def _button(
+    settings: Settings, chat_id: int, flt: MemberFilter, d: PageDirection, cursor: MemberCursor
+) -> str:
+    c = (cursor.created_at - EPOCH) // MICROSECOND
+    query = flt.canonical()
+    s = page_signature(_secret(settings), chat_id, query, d.value, c, cursor.user_id)
+    return MembersPageCallback(d=d, c=c, u=cursor.user_id, s=s).pack()
+
+
+def _keyboard(
+    settings: Settings, chat_id: int, flt: MemberFilter, page: MemberPage
+) -> InlineKeyboardMarkup | None:
+    if not page.rows:
+        return None
+    prev = _button(settings, chat_id, flt, PageDirection.PREV, page.rows[0].cursor)
+    nxt = _button(settings, chat_id, flt, PageDirection.NEXT, page.rows[-1].cursor)
+    return views.members_keyboard(page, prev, nxt)
+
+
+async def cmd_members(
+    message: Message,
+    command: CommandObject,
+    services: Services,
+    bot: Bot,
+    moderators: Moderators,
+    settings: Settings,
+) -> None:
+    assert message.from_user is not None
+    chat = message.chat
+    await _ensure_moderator(chat.id, chat.type, message.from_user.id, bot, moderators, settings)
+    args = (command.args or "").strip()
+    export = args.split(maxsplit=1)[:1] == ["export"]
+    flt = parse_member_filter(args.removeprefix("export") if export else args)
+    if export:
+        rows = await services.roster.export_members(flt)
+        await message.answer_document(
+            views.members_csv(rows), caption=views.export_caption(len(rows), flt)
+        )
+        return
+    total = await services.roster.count_members(flt)
+    page = await services.roster.list_members(flt)
+    await message.answer(
+        views.members_text(total, flt, page), reply_markup=_keyboard(settings, chat.id, flt, page)
+    )
+
+
+async def on_members_page(
+    query: CallbackQuery,
+    callback_data: MembersPageCallback,
+    services: Services,
+    bot: Bot,
+    moderators: Moderators,
+    settings: Settings,
+) -> None:
+    message = query.message
+    if not isinstance(message, Message):
+        raise UserFacingError(views.PAGE_STALE)
+    chat = message.chat
+    await _ensure_moderator(chat.id, chat.type, query.from_user.id, bot, moderators, settings)
+    canonical = views.filter_from_text(message.text)
+    d, c, u = callback_data.d, callback_data.c, callback_data.u
+    expected = page_signature(_secret(settings), chat.id, canonical or "", d.value, c, u)
+    if canonical is None or not hmac.compare_digest(expected, callback_data.s):
+        raise UserFacingError(views.PAGE_STALE)
+    flt = parse_member_filter(canonical)
+    cursor = MemberCursor(EPOCH + c * MICROSECOND, u)
+    direction: Direction = "prev" if d == PageDirection.PREV else "next"
+    total = await services.roster.count_members(flt)
+    page = await services.roster.list_members(flt, cursor, direction)
+    try:
+        await message.edit_text(
+            views.members_text(total, flt, page),
+            reply_markup=_keyboard(settings, chat.id, flt, page),
+        )
+    except TelegramBadRequest as error:
+        if "not modified" not in error.message:
+            raise
+    await query.answer()
+
+
+async def on_bad_page(query: CallbackQuery) -> None:
+    """Page data that does not even parse (forged, or from an older version)."""
+    raise UserFacingError(views.PAGE_STALE)
+
+
+def create_router() -> Router:
+    router = Router(name="members")
+    router.message.filter(F.from_user)
+    router.message.register(cmd_members, Command("members"))
+    router.callback_query.register(on_members_page, MembersPageCallback.filter())
+    prefix = f"{MembersPageCallback.__prefix__}{MembersPageCallback.__separator__}"
+    router.callback_query.register(on_bad_page, F.data.startswith(prefix))
+    return router

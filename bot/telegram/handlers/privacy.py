@@ -1,0 +1,57 @@
+"""/forgetme: a user deletes their personal data, after a confirm button, and is told
+exactly what was removed and what is kept (ProfileService.forget)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.errors import NotAllowedError, UserFacingError
+from bot.i18n import ChosenLanguages
+from bot.services import Services
+from bot.telegram import roster_views as views
+from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
+
+
+async def cmd_forgetme(message: Message) -> None:
+    assert message.from_user is not None
+    if message.chat.type != "private":
+        raise UserFacingError(views.FORGET_PRIVATE)
+    await message.answer(
+        views.forget_prompt(), reply_markup=views.forget_keyboard(message.from_user.id)
+    )
+
+
+async def on_forget(
+    query: CallbackQuery,
+    callback_data: ForgetCallback,
+    services: Services,
+    chosen_languages: ChosenLanguages,
+) -> None:
+    if callback_data.user_id != query.from_user.id:
+        raise NotAllowedError(views.FORGET_NOT_YOURS)
+    if callback_data.action == ForgetAction.CANCEL:
+        text = views.forget_cancelled()
+    else:
+        report = await services.profiles.forget(query.from_user.id)
+        chosen_languages.remember(query.from_user.id, None)
+        text = views.forget_report(report)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=None)
+    await query.answer()
+
+
+async def on_bad_forget(query: CallbackQuery) -> None:
+    """Confirm data that does not parse: forged, or from an older version."""
+    raise NotAllowedError(views.FORGET_NOT_YOURS)
+
+
+def create_router() -> Router:
+    router = Router(name="privacy")
+    router.message.filter(F.from_user)
+    router.message.register(cmd_forgetme, Command("forgetme"))
+    router.callback_query.register(on_forget, ForgetCallback.filter())
+    prefix = f"{ForgetCallback.__prefix__}{ForgetCallback.__separator__}"
+    router.callback_query.register(on_bad_forget, F.data.startswith(prefix))
+    return router
