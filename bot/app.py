@@ -230,7 +230,7 @@ def _start_applications_sweep(
     from bot.telegram.application_sweep import sweep_forever
 
     cfg = settings.applications
-    if not cfg.enabled or cfg.chat_id is None:
+    if not cfg.enabled or settings.community.chat_id is None:
         return
     if settings.moderation.chat_id is None:
         log.warning("applications are off: MODERATION__CHAT_ID is not set")

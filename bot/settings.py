@@ -188,10 +188,15 @@ def _split_lines(value: object) -> object:
     return value
 
 
+class CommunitySettings(BaseModel):
+    # The community chat (e.g. -1001234567890): applications admit people to it, /members
+    # lists it, /whoami in a private chat shows standing in it. Unset: applications are
+    # not taken and /members says it is not configured.
+    chat_id: int | None = None
+
+
 class ApplicationsSettings(BaseModel):
     enabled: bool = True
-    # The community chat people apply to join. Unset: applications are not taken.
-    chat_id: int | None = None
     # The questionnaire, `|`-separated. Empty: the built-in questions (translated).
     questions: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_answer_len: int = Field(default=1000, ge=10, le=3500)
@@ -217,9 +222,6 @@ class ApplicationsSettings(BaseModel):
 
 
 class RosterSettings(BaseModel):
-    # The community chat /members lists and exports, and whose karma and membership
-    # /whoami shows in private chats. Unset: /members says it is not configured.
-    chat_id: int | None = None
     # A member's last_seen_at is written at most once per chat per this many seconds
     # (by message date; 0: every message). Profile changes are written at once.
     activity_interval_s: int = Field(default=300, ge=0)
@@ -277,6 +279,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     a2t: A2TSettings = A2TSettings()
     karma: KarmaSettings = KarmaSettings()
+    community: CommunitySettings = CommunitySettings()
     applications: ApplicationsSettings = ApplicationsSettings()
     moderation: ModerationSettings = ModerationSettings()
     roster: RosterSettings = RosterSettings()

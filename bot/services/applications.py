@@ -97,11 +97,11 @@ class ApplicationService:
         """The chat applications are for; refuses clearly where the feature is not set up."""
         if not self.cfg.enabled:
             raise FeatureUnavailableError(N_("Applications are switched off here."))
-        if self.cfg.chat_id is None or self.settings.moderation.chat_id is None:
+        if self.settings.community.chat_id is None or self.settings.moderation.chat_id is None:
             raise FeatureUnavailableError(
                 N_("Applications are not open yet: the moderators have not set them up.")
             )
-        return self.cfg.chat_id
+        return self.settings.community.chat_id
 
     # ------------------------------------------------------------------ the applicant
     async def start(
@@ -209,9 +209,9 @@ class ApplicationService:
 
     async def current(self, user_id: int) -> ApplicationView | None:
         """The user's open application (draft or pending), if any."""
-        if self.cfg.chat_id is None:
+        if self.settings.community.chat_id is None:
             return None
-        return await self.repo.open_for(user_id, self.cfg.chat_id)
+        return await self.repo.open_for(user_id, self.settings.community.chat_id)
 
     async def draft_of(self, app_id: int, user_id: int) -> ApplicationView:
         """The applicant's draft (the questionnaire's state points at it)."""

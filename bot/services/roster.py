@@ -38,7 +38,7 @@ log = get_logger(__name__)
 # ChatMember.status as Telegram spells it.
 TelegramStatus = Literal["creator", "administrator", "member", "restricted", "left", "kicked"]
 NOT_CONFIGURED = N_(
-    "The community chat is not configured: set ROSTER__CHAT_ID to list its members."
+    "The community chat is not configured: set COMMUNITY__CHAT_ID to list its members."
 )
 
 
@@ -160,7 +160,7 @@ class RosterService:
 
     # ------------------------------------------------------------------ /members
     def community_chat_id(self) -> int:
-        chat_id = self.settings.roster.chat_id if self.settings else None
+        chat_id = self.settings.community.chat_id if self.settings else None
         if chat_id is None:
             raise FeatureUnavailableError(NOT_CONFIGURED)
         return chat_id

@@ -343,7 +343,7 @@ async def _withdraw(
 
 
 async def _already_member(bot: Bot, settings: Settings, user_id: int) -> bool:
-    chat_id = settings.applications.chat_id
+    chat_id = settings.community.chat_id
     if chat_id is None:
         return False
     try:
@@ -391,9 +391,7 @@ def _is_deep_link_apply(command: CommandObject) -> bool:
 
 
 def _community_chat(event: ChatJoinRequest | ChatMemberUpdated, settings: Settings) -> bool:
-    return (
-        settings.applications.chat_id is not None and event.chat.id == settings.applications.chat_id
-    )
+    return settings.community.chat_id is not None and event.chat.id == settings.community.chat_id
 
 
 def _bot_made_link(event: ChatMemberUpdated, bot: Bot) -> bool:

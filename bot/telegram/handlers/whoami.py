@@ -59,7 +59,7 @@ async def _send_card(
     chat = message.chat
     in_group = chat.type in ("group", "supergroup")
     # Membership, status and karma: of this group, or in private of the community chat.
-    records_chat = chat.id if in_group else settings.roster.chat_id
+    records_chat = chat.id if in_group else settings.community.chat_id
     member = await _member(bot, records_chat, person.id) if records_chat is not None else None
     record = await services.profiles.profile(person.id, records_chat)
     full = person.id == viewer_id or await moderators.is_moderator(bot, viewer_id)

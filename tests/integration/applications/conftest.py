@@ -23,7 +23,8 @@ MODCHAT = f.group_chat(id=-1_001_000_000_002, title="Moderators")
 MOD1 = f.user(id=9001, first_name="Mona")
 MOD2 = f.user(id=9002, first_name="Max")
 STRANGER = f.user(id=9003, first_name="Sam")
-APP_SETTINGS: dict[str, Any] = {"chat_id": COMMUNITY["id"]}
+APP_SETTINGS: dict[str, Any] = {}
+COMMUNITY_SETTINGS: dict[str, Any] = {"chat_id": COMMUNITY["id"]}
 MOD_SETTINGS: dict[str, Any] = {"chat_id": MODCHAT["id"], "admin_ids": [MOD1["id"], MOD2["id"]]}
 
 
@@ -33,6 +34,7 @@ def settings(request: pytest.FixtureRequest, make_settings: Any, pg_url: str) ->
     overrides: dict[str, dict[str, Any]] = getattr(request, "param", {})
     return make_settings(  # type: ignore[no-any-return]
         pg_url,
+        community=COMMUNITY_SETTINGS,
         applications={**APP_SETTINGS, **overrides.get("applications", {})},
         moderation={**MOD_SETTINGS, **overrides.get("moderation", {})},
     )

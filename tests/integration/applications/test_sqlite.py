@@ -18,6 +18,7 @@ from tests.fakes import FakeBotAPI
 from tests.integration.applications.conftest import (
     APP_SETTINGS,
     COMMUNITY,
+    COMMUNITY_SETTINGS,
     MOD1,
     MOD2,
     MOD_SETTINGS,
@@ -29,7 +30,12 @@ from tests.integration.applications.conftest import (
 async def test_applications_on_sqlite(
     sqlite_url: str, make_settings: Any, fake_api: FakeBotAPI
 ) -> None:
-    settings = make_settings(sqlite_url, applications=APP_SETTINGS, moderation=MOD_SETTINGS)
+    settings = make_settings(
+        sqlite_url,
+        community=COMMUNITY_SETTINGS,
+        applications=APP_SETTINGS,
+        moderation=MOD_SETTINGS,
+    )
     engine = create_engine(settings.db)
     sessions = create_session_factory(engine)
     bot = create_bot(settings.bot)

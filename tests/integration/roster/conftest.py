@@ -24,9 +24,11 @@ MODERATOR = f.user(id=900_001, first_name="Mona", username="mona_mod")
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, make_settings: Any, pg_url: str) -> Settings:
     """Roster overrides per test: parametrize("settings", [{...}], indirect=True)."""
-    roster = {"chat_id": COMMUNITY["id"], **getattr(request, "param", {})}
+    roster = getattr(request, "param", {})
     moderation = {"chat_id": MOD_CHAT["id"], "admin_ids": [MODERATOR["id"]]}
-    return make_settings(pg_url, roster=roster, moderation=moderation)  # type: ignore[no-any-return]
+    return make_settings(
+        pg_url, community={"chat_id": COMMUNITY["id"]}, roster=roster, moderation=moderation
+    )  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -427,7 +427,7 @@ async def test_a_page_of_the_longest_profiles_fits_one_message(
 async def test_unconfigured_community_chat_is_explained(
     feed: Any, fake_api: FakeBotAPI, deps: Any
 ) -> None:
-    deps.settings.roster.chat_id = None
+    deps.settings.community.chat_id = None
     await feed(members_cmd("/members"))
     reply = await fake_api.wait_for_call("sendMessage")
-    assert "ROSTER__CHAT_ID" in reply.params["text"]
+    assert "COMMUNITY__CHAT_ID" in reply.params["text"]

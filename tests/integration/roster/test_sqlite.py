@@ -42,7 +42,8 @@ async def test_roster_on_sqlite(
 ) -> None:
     settings = make_settings(
         sqlite_url,
-        roster={"chat_id": COMMUNITY["id"], "page_size": 3},
+        community={"chat_id": COMMUNITY["id"]},
+        roster={"page_size": 3},
         moderation={"admin_ids": [MODERATOR["id"]]},
     )
     dp = create_dispatcher(AppDeps(settings), lite)
