@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
+from bot.i18n import N_
 from bot.log import get_logger
 from bot.repositories.karma import HistoryRow, KarmaRepository, RankedMember
 from bot.services.dto import VoteRequest
@@ -80,7 +81,7 @@ class KarmaService:
 
     def ensure_enabled(self) -> None:
         if not self.settings.enabled:
-            raise FeatureUnavailableError("Karma is switched off here.")
+            raise FeatureUnavailableError(N_("Karma is switched off here."))
 
     async def vote(self, request: VoteRequest, *, now: datetime | None = None) -> VoteResult:
         """Cast a vote and commit it; refusals raise `UserFacingError` and change nothing."""
@@ -89,9 +90,9 @@ class KarmaService:
         cfg = self.settings
         chat_id, voter, target = request.chat.id, request.voter, request.target
         if voter.id == target.id:
-            raise UserFacingError("You cannot vote for yourself.")
+            raise UserFacingError(N_("You cannot vote for yourself."))
         if target.is_bot:
-            raise UserFacingError("Bots have no karma.")
+            raise UserFacingError(N_("Bots have no karma."))
 
         await self.repo.lock_voter(chat_id, voter.id)
         checks = await self.repo.vote_checks(
@@ -103,12 +104,15 @@ class KarmaService:
             ring_since=now - timedelta(hours=cfg.ring_window_h),
         )
         if request.direction < 0 and checks.voter_karma <= 0:
-            raise NotAllowedError("You need positive karma to downvote.")
+            raise NotAllowedError(N_("You need positive karma to downvote."))
         if cfg.cooldown_s and checks.in_cooldown:
-            raise UserFacingError(f"You voted for {target.full_name} recently; try again later.")
+            raise UserFacingError(
+                N_("You voted for {name} recently; try again later."), name=target.full_name
+            )
         if checks.cast_today >= cfg.daily_quota:
             raise UserFacingError(
-                f"You have used all {cfg.daily_quota} of today's votes in this chat."
+                N_("You have used all {quota} of today's votes in this chat."),
+                quota=cfg.daily_quota,
             )
 
         weight = vote_weight(checks.voter_karma, cfg.weight_floor, cfg.weight_cap)
@@ -165,15 +169,15 @@ class KarmaService:
         now = now or utcnow()
         event = await self.repo.get_event(event_id)
         if event is None:
-            raise UserFacingError("This vote no longer exists.")
+            raise UserFacingError(N_("This vote no longer exists."))
         if event.voter_id != user_id:
-            raise NotAllowedError("Only the voter can cancel this vote.")
+            raise NotAllowedError(N_("Only the voter can cancel this vote."))
         if event.cancelled_at is not None:
-            raise UserFacingError("This vote is already cancelled.")
+            raise UserFacingError(N_("This vote is already cancelled."))
         if now - event.created_at > timedelta(seconds=self.settings.undo_window_s):
-            raise UserFacingError("Too late: a vote can be cancelled only soon after it.")
+            raise UserFacingError(N_("Too late: a vote can be cancelled only soon after it."))
         if not await self.repo.cancel_event(event_id, now):
-            raise UserFacingError("This vote is already cancelled.")
+            raise UserFacingError(N_("This vote is already cancelled."))
         total = await self.repo.add_to_total(event.chat_id, event.target_id, -event.delta)
         lift = await self.repo.lift_restriction(event_id, now)
         await self.session.commit()

@@ -56,7 +56,7 @@ async def on_cancel(
         await query.message.edit_text(views.cancelled_text(result), reply_markup=None)
         if result.lift_restriction:
             await _set_read_only(bot, query.message.chat.id, result.target_id, FULL, None)
-    await query.answer(views.CANCELLED_ALERT)
+    await query.answer(views.cancelled_alert())
 
 
 async def _set_read_only(
