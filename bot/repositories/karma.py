@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -24,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.db.base import utcnow
-from bot.db.enums import KarmaSource
+from bot.db.enums import KarmaLift, KarmaSanction, KarmaSource
 from bot.db.models import KarmaEvent, KarmaRestriction, KarmaTotal, User
-from bot.repositories.upsert import increment, upsert
+from bot.repositories.upsert import increment
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,32 +199,82 @@ class KarmaRepository:
         )
         return result.scalar_one_or_none() is not None
 
-    async def restrict(self, chat_id: int, user_id: int, event_id: int, until: datetime) -> None:
-        values = {
-            "chat_id": chat_id,
-            "user_id": user_id,
-            "event_id": event_id,
-            "until": until,
-            "created_at": utcnow(),
-            "lifted_at": None,
-        }
-        await upsert(
-            self.session,
-            KarmaRestriction,
-            values,
-            conflict=["chat_id", "user_id"],
-            update=["event_id", "until", "created_at", "lifted_at"],
+    # ------------------------------------------------------------------ sanctions
+    async def counted_sanctions(self, chat_id: int, user_id: int) -> int:
+        """Escalation steps the member had in the chat; those undone by undo do not count."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(KarmaRestriction)
+            .where(
+                KarmaRestriction.chat_id == chat_id,
+                KarmaRestriction.user_id == user_id,
+                or_(
+                    KarmaRestriction.lift_reason.is_(None),
+                    KarmaRestriction.lift_reason != KarmaLift.UNDO,
+                ),
+            )
+        )
+        return int(count or 0)
+
+    async def add_sanction(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        event_id: int,
+        step: int,
+        kind: KarmaSanction,
+        until: datetime | None,
+    ) -> int:
+        sanction = KarmaRestriction(
+            chat_id=chat_id,
+            user_id=user_id,
+            event_id=event_id,
+            step=step,
+            kind=kind,
+            until=until,
+            created_at=utcnow(),
+        )
+        self.session.add(sanction)
+        await self.session.flush()
+        return sanction.id
+
+    async def lift_sanction_of_event(
+        self, event_id: int, at: datetime, by: int
+    ) -> KarmaRestriction | None:
+        """Lift what this vote triggered (it stops counting for the escalation); the row
+        as it was, or None when the vote triggered nothing still standing."""
+        return await self._lift(KarmaRestriction.event_id == event_id, at, by, KarmaLift.UNDO)
+
+    async def current_sanction(
+        self, chat_id: int, user_id: int, now: datetime
+    ) -> KarmaRestriction | None:
+        """The member's sanction in force: not lifted, not expired."""
+        return await self.session.scalar(
+            select(KarmaRestriction)
+            .where(
+                KarmaRestriction.chat_id == chat_id,
+                KarmaRestriction.user_id == user_id,
+                KarmaRestriction.lifted_at.is_(None),
+                or_(KarmaRestriction.until.is_(None), KarmaRestriction.until > now),
+            )
+            .order_by(KarmaRestriction.created_at.desc(), KarmaRestriction.id.desc())
+            .limit(1)
         )
 
-    async def lift_restriction(self, event_id: int, at: datetime) -> bool:
-        """Lift the restriction this vote caused, if it still stands."""
-        result = await self.session.execute(
+    async def pardon(self, sanction_id: int, at: datetime, by: int) -> KarmaRestriction | None:
+        return await self._lift(KarmaRestriction.id == sanction_id, at, by, KarmaLift.PARDON)
+
+    async def _lift(
+        self, where: ColumnElement[bool], at: datetime, by: int, reason: KarmaLift
+    ) -> KarmaRestriction | None:
+        """Only one caller lifts a sanction (the UPDATE's WHERE decides)."""
+        return await self.session.scalar(
             update(KarmaRestriction)
-            .where(KarmaRestriction.event_id == event_id, KarmaRestriction.lifted_at.is_(None))
-            .values(lifted_at=at)
-            .returning(KarmaRestriction.user_id)
+            .where(where, KarmaRestriction.lifted_at.is_(None))
+            .values(lifted_at=at, lifted_by=by, lift_reason=reason)
+            .returning(KarmaRestriction)
         )
-        return result.scalar_one_or_none() is not None
 
     # ------------------------------------------------------------------ reading
     def _ranked(self, chat_id: int, since: datetime | None) -> Select[tuple[int, float, int]]:

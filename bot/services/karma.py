@@ -14,12 +14,19 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
+from bot.db.enums import KarmaSanction
+from bot.db.models import KarmaRestriction
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.i18n import N_
 from bot.log import get_logger
 from bot.repositories.karma import HistoryRow, KarmaRepository, RankedMember
 from bot.services.dto import VoteRequest
-from bot.services.karma_rules import ring_factor, vote_weight
+from bot.services.karma_rules import (
+    escalation_step,
+    parse_escalation,
+    ring_factor,
+    vote_weight,
+)
 from bot.services.roster import RosterService
 from bot.settings import Settings
 
@@ -40,7 +47,16 @@ class VoteResult:
     delta: float  # what this vote moved it by (direction * weight)
     weight: float
     ring_factor: float  # 1.0 unless reciprocal votes damped it
-    restricted_until: datetime | None = None  # this vote made the target read-only
+    sanction: Sanction | None = None  # this vote pushed the target down a step
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    """An escalation step to apply (or lift) in Telegram."""
+
+    kind: KarmaSanction
+    until: datetime | None  # None: a ban (until lifted)
+    step: int  # 0-based index in KARMA__ESCALATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +66,14 @@ class CancelResult:
     target_name: str
     total: float
     delta: float  # the cancelled vote's delta, now subtracted
-    lift_restriction: bool = False  # the vote had made the target read-only: lift it
+    lifted: Sanction | None = None  # what the vote had triggered, still standing: lift it
+
+
+@dataclass(frozen=True, slots=True)
+class PardonResult:
+    user_id: int
+    name: str
+    lifted: Sanction
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +158,9 @@ class KarmaService:
             vote_message_id=request.vote_message_id,
         )
         total = await self.repo.add_to_total(chat_id, target.id, delta)
-        restricted_until = None
+        sanction = None
         if delta < 0 and total <= cfg.restrict_below < total - delta:  # crossed just now
-            restricted_until = now + timedelta(days=cfg.restrict_days)
-            await self.repo.restrict(chat_id, target.id, event_id, restricted_until)
+            sanction = await self._escalate(chat_id, target.id, event_id, total, now)
         await self.session.commit()  # durable before the reply offers to cancel it
         # The event row is the audit record; the log line is for debugging only.
         log.debug(
@@ -149,17 +171,37 @@ class KarmaService:
             ring_factor=factor,
             total=total,
         )
-        if restricted_until is not None:
-            log.warning(
-                "karma fell below the limit: member restricted",
-                event_id=event_id,
-                target_id=target.id,
-                total=total,
-                until=restricted_until.isoformat(),
-            )
         return VoteResult(
-            event_id, target.id, target.full_name, total, delta, weight, factor, restricted_until
+            event_id, target.id, target.full_name, total, delta, weight, factor, sanction
         )
+
+    async def _escalate(
+        self, chat_id: int, user_id: int, event_id: int, total: float, now: datetime
+    ) -> Sanction:
+        """The next step of the ladder for a member whose karma just fell to the limit."""
+        earlier = await self.repo.counted_sanctions(chat_id, user_id)
+        index, step = escalation_step(parse_escalation(self.settings.escalation), earlier)
+        until = now + step.duration if step.duration is not None else None
+        await self.repo.add_sanction(
+            chat_id=chat_id,
+            user_id=user_id,
+            event_id=event_id,
+            step=index,
+            kind=step.kind,
+            until=until,
+        )
+        log.warning(
+            "karma fell to the limit: sanction",
+            chat_id=chat_id,
+            event_id=event_id,
+            target_id=user_id,
+            total=total,
+            step=index,
+            kind=step.kind.value,
+            earlier=earlier,
+            until=until.isoformat() if until else None,
+        )
+        return Sanction(step.kind, until, index)
 
     async def cancel(
         self, event_id: int, user_id: int, *, now: datetime | None = None
@@ -179,7 +221,8 @@ class KarmaService:
         if not await self.repo.cancel_event(event_id, now):
             raise UserFacingError(N_("This vote is already cancelled."))
         total = await self.repo.add_to_total(event.chat_id, event.target_id, -event.delta)
-        lift = await self.repo.lift_restriction(event_id, now)
+        row = await self.repo.lift_sanction_of_event(event_id, now, user_id)
+        lifted = _in_force(row, now)
         await self.session.commit()
         target = await self.roster.get_user(event.target_id)
         name = _name(target.first_name, target.last_name) if target else str(event.target_id)
@@ -188,9 +231,34 @@ class KarmaService:
             event_id=event_id,
             delta=event.delta,
             total=total,
-            restriction_lifted=lift,
+            sanction_lifted=lifted.kind.value if lifted else None,
         )
-        return CancelResult(event_id, event.target_id, name, total, event.delta, lift)
+        return CancelResult(event_id, event.target_id, name, total, event.delta, lifted)
+
+    async def pardon(
+        self, chat_id: int, user_id: int, moderator_id: int, *, now: datetime | None = None
+    ) -> PardonResult:
+        """A moderator lifts the member's sanction in force. It still counts for the
+        escalation (unlike an undone vote's). The caller checks the moderator's rights."""
+        self.ensure_enabled()
+        now = now or utcnow()
+        user = await self.roster.get_user(user_id)
+        name = _name(user.first_name, user.last_name) if user else str(user_id)
+        current = await self.repo.current_sanction(chat_id, user_id, now)
+        lifted = await self.repo.pardon(current.id, now, moderator_id) if current else None
+        sanction = _in_force(lifted, now)
+        if sanction is None:
+            raise UserFacingError(N_("{name} has no karma sanction to lift."), name=name)
+        await self.session.commit()
+        log.warning(
+            "karma sanction pardoned",
+            chat_id=chat_id,
+            target_id=user_id,
+            moderator_id=moderator_id,
+            step=sanction.step,
+            kind=sanction.kind.value,
+        )
+        return PardonResult(user_id, name, sanction)
 
     async def standing(self, chat_id: int, user_id: int) -> KarmaStanding:
         self.ensure_enabled()
@@ -216,6 +284,12 @@ class KarmaService:
     async def history(self, chat_id: int, target_id: int) -> list[HistoryRow]:
         self.ensure_enabled()
         return await self.repo.history(chat_id, target_id, HISTORY_SIZE)
+
+
+def _in_force(row: KarmaRestriction | None, now: datetime) -> Sanction | None:
+    if row is None or (row.until is not None and row.until <= now):
+        return None
+    return Sanction(row.kind, row.until, row.step)
 
 
 def _name(first: str, last: str | None) -> str:

@@ -7,9 +7,17 @@ from datetime import datetime
 from aiogram import html
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.db.enums import KarmaSanction
 from bot.i18n import N_, _
 from bot.repositories.karma import HistoryRow, RankedMember
-from bot.services.karma import CancelResult, KarmaStanding, Leaderboard, VoteResult
+from bot.services.karma import (
+    CancelResult,
+    KarmaStanding,
+    Leaderboard,
+    PardonResult,
+    Sanction,
+    VoteResult,
+)
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
 
 # Marked here, translated where raised (UserFacingError) or shown.
@@ -17,6 +25,10 @@ GROUPS_ONLY = N_("Karma lives in group chats: use this command in one.")
 TOP_USAGE = N_("Use /top, /top week, /top month or /top all.")
 HISTORY_USAGE = N_("Reply to a member's message with /karma_history to see their votes.")
 ADMINS_ONLY = N_("Only chat admins can see karma history.")
+PARDON_ADMINS_ONLY = N_("Only chat admins can lift karma sanctions.")
+PARDON_USAGE = N_(
+    "Reply to a member's message with /karma_pardon, or send /karma_pardon with their user id."
+)
 
 
 def period_title(period: str) -> str:
@@ -47,11 +59,27 @@ def vote_text(result: VoteResult) -> str:
         text += "\n" + _("Weight reduced to ×{factor}: you two vote for each other a lot.").format(
             factor=f"{result.ring_factor:g}"
         )
-    if result.restricted_until is not None:
-        text += "\n" + _("{name} is read-only until {until} UTC: karma too low.").format(
-            name=name, until=_when(result.restricted_until)
-        )
+    if result.sanction is not None:
+        text += "\n" + sanction_text(result.target_name, result.sanction)
     return text
+
+
+def sanction_text(name: str, sanction: Sanction) -> str:
+    who = html.quote(name)
+    if sanction.until is None:
+        return _("{name} is banned: karma too low (step {step}).").format(
+            name=who, step=sanction.step + 1
+        )
+    return _("{name} is read-only until {until} UTC: karma too low (step {step}).").format(
+        name=who, until=_when(sanction.until), step=sanction.step + 1
+    )
+
+
+def lifted_text(name: str, sanction: Sanction) -> str:
+    who = html.quote(name)
+    if sanction.kind is KarmaSanction.BAN:
+        return _("{name} is unbanned and may rejoin.").format(name=who)
+    return _("{name} may write again.").format(name=who)
 
 
 def vote_keyboard(event_id: int) -> InlineKeyboardMarkup:
@@ -70,9 +98,15 @@ def cancelled_text(result: CancelResult) -> str:
     text = _("Vote cancelled ({delta}). {name}'s karma: {total}").format(
         delta=signed(-result.delta), name=name, total=num(result.total)
     )
-    if result.lift_restriction:
-        text += "\n" + _("{name} may write again.").format(name=name)
+    if result.lifted is not None:
+        text += "\n" + lifted_text(result.target_name, result.lifted)
     return text
+
+
+def pardon_text(result: PardonResult) -> str:
+    return (
+        _("Karma sanction lifted by a moderator.") + "\n" + lifted_text(result.name, result.lifted)
+    )
 
 
 def standing_text(name: str, standing: KarmaStanding) -> str:

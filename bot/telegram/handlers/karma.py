@@ -3,18 +3,17 @@ and /karma_history read. The rules are KarmaService's."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, ChatPermissions, Message, User
 
+from bot.db.enums import KarmaSanction
 from bot.errors import NotAllowedError, UserFacingError
 from bot.log import get_logger
 from bot.services import Services
 from bot.services.dto import VoteRequest
-from bot.services.karma import Period
+from bot.services.karma import Period, Sanction
 from bot.settings import Settings
 from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile
@@ -42,10 +41,8 @@ async def on_vote(message: Message, vote: VoteIntent, services: Services, bot: B
         )
     )
     await message.reply(views.vote_text(result), reply_markup=views.vote_keyboard(result.event_id))
-    if result.restricted_until is not None:
-        await _set_read_only(
-            bot, message.chat.id, result.target_id, READ_ONLY, result.restricted_until
-        )
+    if result.sanction is not None:
+        await apply_sanction(bot, message.chat.id, result.target_id, result.sanction)
 
 
 async def on_cancel(
@@ -54,23 +51,70 @@ async def on_cancel(
     result = await services.karma.cancel(callback_data.event_id, query.from_user.id)
     if isinstance(query.message, Message):
         await query.message.edit_text(views.cancelled_text(result), reply_markup=None)
-        if result.lift_restriction:
-            await _set_read_only(bot, query.message.chat.id, result.target_id, FULL, None)
+        if result.lifted is not None:
+            await lift_sanction(bot, query.message.chat.id, result.target_id, result.lifted)
     await query.answer(views.cancelled_alert())
 
 
-async def _set_read_only(
-    bot: Bot, chat_id: int, user_id: int, permissions: ChatPermissions, until: datetime | None
+async def cmd_karma_pardon(
+    message: Message, command: CommandObject, services: Services, bot: Bot, settings: Settings
 ) -> None:
-    """Restrict or free a member; the vote stands (it is committed) if Telegram refuses,
-    e.g. when the bot is not an admin allowed to restrict members."""
-    action = "lifted" if until is None else "restricted"
+    assert message.from_user is not None
+    _chat_scoped(message, services)
+    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
+        raise NotAllowedError(views.PARDON_ADMINS_ONLY)
+    member = _replied_member(message)
+    args = (command.args or "").strip()
+    if member is not None and not args:
+        user_id = member.id
+    elif member is None and args.isdigit():
+        user_id = int(args)
+    else:
+        raise UserFacingError(views.PARDON_USAGE)
+    result = await services.karma.pardon(message.chat.id, user_id, message.from_user.id)
+    await lift_sanction(bot, message.chat.id, user_id, result.lifted)
+    await message.reply(views.pardon_text(result))
+
+
+async def apply_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction) -> None:
+    """Restrict or ban in Telegram; the vote and its record stand (they are committed) if
+    Telegram refuses, e.g. when the bot is not an admin allowed to restrict or ban."""
     try:
-        await bot.restrict_chat_member(chat_id, user_id, permissions, until_date=until)
+        if sanction.kind is KarmaSanction.BAN:
+            await bot.ban_chat_member(chat_id, user_id)
+        else:
+            await bot.restrict_chat_member(chat_id, user_id, READ_ONLY, until_date=sanction.until)
     except TelegramAPIError as error:
-        log.warning("karma restriction failed", action=action, target_id=user_id, error=str(error))
+        log.warning(
+            "karma sanction refused by Telegram",
+            chat_id=chat_id,
+            target_id=user_id,
+            kind=sanction.kind.value,
+            error=str(error),
+        )
         return
-    log.info("karma restriction applied", action=action, target_id=user_id)
+    log.info("karma sanction applied", chat_id=chat_id, target_id=user_id, kind=sanction.kind.value)
+
+
+async def lift_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction) -> None:
+    """Undo a sanction in Telegram: unban (only if still banned), or give back the chat's
+    default permissions."""
+    try:
+        if sanction.kind is KarmaSanction.BAN:
+            await bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
+        else:
+            chat = await bot.get_chat(chat_id)
+            await bot.restrict_chat_member(chat_id, user_id, chat.permissions or FULL)
+    except TelegramAPIError as error:
+        log.warning(
+            "karma sanction lift refused by Telegram",
+            chat_id=chat_id,
+            target_id=user_id,
+            kind=sanction.kind.value,
+            error=str(error),
+        )
+        return
+    log.info("karma sanction lifted", chat_id=chat_id, target_id=user_id, kind=sanction.kind.value)
 
 
 def _chat_scoped(message: Message, services: Services) -> None:
@@ -125,5 +169,6 @@ def create_router() -> Router:
     router.message.register(cmd_karma, Command("karma"))
     router.message.register(cmd_top, Command("top"))
     router.message.register(cmd_karma_history, Command("karma_history"))
+    router.message.register(cmd_karma_pardon, Command("karma_pardon"))
     router.callback_query.register(on_cancel, KarmaCallback.filter(F.action == KarmaAction.CANCEL))
     return router
