@@ -176,6 +176,9 @@ class KarmaSettings(BaseModel):
     # gets the first step, the next fall the next one (falls undone by undo do not count),
     # and the last step repeats.
     escalation: str = "7d,30d,ban"
+    # Chats with reaction votes on (/karma_reactions on): the author of each message is
+    # remembered this long; reactions to older messages do not count.
+    reaction_window_h: int = Field(default=48, ge=1)
 
     @field_validator("escalation")
     @classmethod

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    delete,
     func,
     insert,
     literal,
@@ -26,8 +27,15 @@ from sqlalchemy.orm import aliased
 
 from bot.db.base import utcnow
 from bot.db.enums import KarmaLift, KarmaSanction, KarmaSource
-from bot.db.models import KarmaEvent, KarmaRestriction, KarmaTotal, User
-from bot.repositories.upsert import increment
+from bot.db.models import (
+    Chat,
+    KarmaEvent,
+    KarmaMessageAuthor,
+    KarmaRestriction,
+    KarmaTotal,
+    User,
+)
+from bot.repositories.upsert import increment, upsert
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +283,70 @@ class KarmaRepository:
             .values(lifted_at=at, lifted_by=by, lift_reason=reason)
             .returning(KarmaRestriction)
         )
+
+    # ------------------------------------------------------------------ reactions
+    async def reactions_enabled(self, chat_id: int) -> bool:
+        on = await self.session.scalar(select(Chat.karma_reactions).where(Chat.id == chat_id))
+        return bool(on)
+
+    async def set_reactions(self, chat_id: int, on: bool) -> None:
+        await self.session.execute(
+            update(Chat).where(Chat.id == chat_id).values(karma_reactions=on, updated_at=utcnow())
+        )
+
+    async def remember_author(self, chat_id: int, message_id: int, user_id: int) -> None:
+        values = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "user_id": user_id,
+            "created_at": utcnow(),
+        }
+        await upsert(
+            self.session,
+            KarmaMessageAuthor,
+            values,
+            conflict=["chat_id", "message_id"],
+            update=["user_id"],
+            unless_same=["user_id"],
+        )
+
+    async def reaction_target(self, chat_id: int, message_id: int) -> User | None:
+        """The author of a remembered message, if the chat counts reactions."""
+        return await self.session.scalar(
+            select(User)
+            .join(KarmaMessageAuthor, KarmaMessageAuthor.user_id == User.id)
+            .join(Chat, Chat.id == KarmaMessageAuthor.chat_id)
+            .where(
+                KarmaMessageAuthor.chat_id == chat_id,
+                KarmaMessageAuthor.message_id == message_id,
+                Chat.karma_reactions.is_(True),
+            )
+        )
+
+    async def live_reaction(
+        self, chat_id: int, voter_id: int, message_id: int
+    ) -> KarmaEvent | None:
+        """The standing reaction vote of this voter on this message."""
+        return await self.session.scalar(
+            select(KarmaEvent)
+            .where(
+                KarmaEvent.chat_id == chat_id,
+                KarmaEvent.voter_id == voter_id,
+                KarmaEvent.message_id == message_id,
+                KarmaEvent.source == KarmaSource.REACTION,
+                KarmaEvent.cancelled_at.is_(None),
+            )
+            .order_by(KarmaEvent.id.desc())
+            .limit(1)
+        )
+
+    async def prune_authors(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(KarmaMessageAuthor)
+            .where(KarmaMessageAuthor.created_at < before)
+            .returning(KarmaMessageAuthor.message_id)
+        )
+        return len(result.all())
 
     # ------------------------------------------------------------------ reading
     def _ranked(self, chat_id: int, since: datetime | None) -> Select[tuple[int, float, int]]:

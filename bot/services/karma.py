@@ -14,13 +14,13 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
-from bot.db.enums import KarmaSanction
-from bot.db.models import KarmaRestriction
+from bot.db.enums import KarmaSanction, KarmaSource
+from bot.db.models import KarmaEvent, KarmaRestriction
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.i18n import N_
 from bot.log import get_logger
 from bot.repositories.karma import HistoryRow, KarmaRepository, RankedMember
-from bot.services.dto import VoteRequest
+from bot.services.dto import ChatInfo, UserProfile, VoteRequest
 from bot.services.karma_rules import (
     escalation_step,
     parse_escalation,
@@ -67,6 +67,12 @@ class CancelResult:
     total: float
     delta: float  # the cancelled vote's delta, now subtracted
     lifted: Sanction | None = None  # what the vote had triggered, still standing: lift it
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionResult:
+    vote: VoteResult | None  # the reaction's new vote, if one was cast
+    withdrawn: CancelResult | None  # the earlier reaction vote, cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,22 +224,98 @@ class KarmaService:
             raise UserFacingError(N_("This vote is already cancelled."))
         if now - event.created_at > timedelta(seconds=self.settings.undo_window_s):
             raise UserFacingError(N_("Too late: a vote can be cancelled only soon after it."))
-        if not await self.repo.cancel_event(event_id, now):
+        cancelled = await self._reverse(event, now, user_id)
+        if cancelled is None:
             raise UserFacingError(N_("This vote is already cancelled."))
-        total = await self.repo.add_to_total(event.chat_id, event.target_id, -event.delta)
-        row = await self.repo.lift_sanction_of_event(event_id, now, user_id)
-        lifted = _in_force(row, now)
         await self.session.commit()
+        return cancelled
+
+    async def _reverse(self, event: KarmaEvent, now: datetime, by: int) -> CancelResult | None:
+        """Cancel a vote exactly: its delta off the total, its sanction lifted. None when
+        it was cancelled already (only one caller wins)."""
+        if not await self.repo.cancel_event(event.id, now):
+            return None
+        total = await self.repo.add_to_total(event.chat_id, event.target_id, -event.delta)
+        row = await self.repo.lift_sanction_of_event(event.id, now, by)
+        lifted = _in_force(row, now)
         target = await self.roster.get_user(event.target_id)
         name = _name(target.first_name, target.last_name) if target else str(event.target_id)
         log.info(
             "karma vote cancelled",
-            event_id=event_id,
+            event_id=event.id,
+            source=event.source.value,
             delta=event.delta,
             total=total,
             sanction_lifted=lifted.kind.value if lifted else None,
         )
-        return CancelResult(event_id, event.target_id, name, total, event.delta, lifted)
+        return CancelResult(event.id, event.target_id, name, total, event.delta, lifted)
+
+    # ------------------------------------------------------------------ reactions
+    async def reactions_enabled(self, chat_id: int) -> bool:
+        return self.settings.enabled and await self.repo.reactions_enabled(chat_id)
+
+    async def set_reactions(self, chat: ChatInfo, on: bool) -> None:
+        """Switch reaction votes in a chat (the caller checks the admin's rights)."""
+        self.ensure_enabled()
+        await self.roster.remember_chat(chat)
+        await self.repo.set_reactions(chat.id, on)
+        await self.session.commit()
+        log.info("karma reactions switched", chat_id=chat.id, on=on)
+
+    async def remember_author(
+        self, chat_id: int, author: UserProfile, message_id: int, *, prune: bool = False
+    ) -> None:
+        """Note who wrote a message in a chat that counts reactions (a reaction update
+        does not say). With `prune`, forget authors older than the reaction window."""
+        await self.roster.remember_user(author)
+        await self.repo.remember_author(chat_id, message_id, author.id)
+        if prune:
+            before = utcnow() - timedelta(hours=self.settings.reaction_window_h)
+            pruned = await self.repo.prune_authors(before)
+            log.debug("karma message authors pruned", rows=pruned)
+        await self.session.commit()
+
+    async def react(
+        self,
+        chat: ChatInfo,
+        voter: UserProfile,
+        message_id: int,
+        old: int,
+        new: int,
+        *,
+        now: datetime | None = None,
+    ) -> ReactionResult | None:
+        """A member's reactions on a message changed from voting `old` to `new` (+1, -1
+        or 0): withdraw the earlier reaction vote exactly, cast the new one. Refusals are
+        silent (logged at debug): a reaction is no place to answer. None when the chat
+        counts no reactions or the message's author is not remembered."""
+        if not self.settings.enabled or old == new:
+            return None
+        now = now or utcnow()
+        author = await self.repo.reaction_target(chat.id, message_id)
+        if author is None:
+            return None
+        withdrawn = None
+        if old:
+            event = await self.repo.live_reaction(chat.id, voter.id, message_id)
+            if event is not None:
+                withdrawn = await self._reverse(event, now, voter.id)
+        vote = None
+        if new:
+            request = VoteRequest(
+                chat=chat,
+                voter=voter,
+                target=UserProfile.model_validate(author, from_attributes=True),
+                direction=1 if new > 0 else -1,
+                source=KarmaSource.REACTION,
+                message_id=message_id,
+            )
+            try:
+                vote = await self.vote(request, now=now)
+            except UserFacingError as refusal:
+                log.debug("karma reaction refused", chat_id=chat.id, reason=refusal.text)
+        await self.session.commit()
+        return ReactionResult(vote, withdrawn)
 
     async def pardon(
         self, chat_id: int, user_id: int, moderator_id: int, *, now: datetime | None = None

@@ -38,6 +38,13 @@ def parse_vote(text: str | None) -> VoteDirection | None:
     return VoteDirection.UP if match.group("up") else VoteDirection.DOWN
 
 
+def reaction_direction(emojis: list[str]) -> int:
+    """What a member's reactions on a message vote: +1 for 👍, -1 for 👎, 0 for neither
+    or both."""
+    up, down = "👍" in emojis, "👎" in emojis
+    return int(up) - int(down)
+
+
 def vote_weight(voter_karma: float, floor: float, cap: float) -> float:
     """clamp(sqrt(max(karma, 0)), floor, cap)."""
     return min(max(math.sqrt(max(voter_karma, 0.0)), floor), cap)

@@ -26,6 +26,7 @@ TOP_USAGE = N_("Use /top, /top week, /top month or /top all.")
 HISTORY_USAGE = N_("Reply to a member's message with /karma_history to see their votes.")
 ADMINS_ONLY = N_("Only chat admins can see karma history.")
 PARDON_ADMINS_ONLY = N_("Only chat admins can lift karma sanctions.")
+REACTIONS_ADMINS_ONLY = N_("Only chat admins can switch reaction votes.")
 PARDON_USAGE = N_(
     "Reply to a member's message with /karma_pardon, or send /karma_pardon with their user id."
 )
@@ -156,3 +157,17 @@ def history_text(name: str, chat_id: int, rows: list[HistoryRow]) -> str:
             line += " " + _("(cancelled)")
         lines.append(line)
     return "\n".join(lines)
+
+
+def reactions_state_text(on: bool) -> str:
+    state = _("Reaction votes are on in this chat.") if on else _("Reaction votes are off.")
+    return state + "\n" + _("Use /karma_reactions on or /karma_reactions off.")
+
+
+def reactions_switched_text(on: bool) -> str:
+    if not on:
+        return _("Reaction votes are off: only replies vote now.")
+    return _(
+        "Reaction votes are on: 👍 and 👎 on a message vote like + and -, and removing "
+        "the reaction cancels the vote. I must be an admin here to see reactions."
+    )

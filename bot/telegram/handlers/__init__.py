@@ -12,6 +12,7 @@ def feature_routers() -> list[Router]:
     # fallback last: it answers commands no feature claimed.
     return [
         errors.create_router(),
+        karma.create_reactions_router(),  # observes every message: see its docstring
         start.create_router(),
         voice.create_router(),
         karma.create_router(),

@@ -1,12 +1,25 @@
 """Karma in groups: "+"/"thanks"/"👎" replies vote, a Cancel button undoes, /karma, /top
-and /karma_history read. The rules are KarmaService's."""
+and /karma_history read, /karma_pardon lifts a sanction; where /karma_reactions is on,
+👍/👎 reactions vote silently. The rules are KarmaService's."""
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, ChatPermissions, Message, User
+from aiogram.types import (
+    CallbackQuery,
+    ChatPermissions,
+    Message,
+    MessageReactionUpdated,
+    ReactionTypeEmoji,
+    TelegramObject,
+    User,
+)
 
 from bot.db.enums import KarmaSanction
 from bot.errors import NotAllowedError, UserFacingError
@@ -14,6 +27,7 @@ from bot.log import get_logger
 from bot.services import Services
 from bot.services.dto import VoteRequest
 from bot.services.karma import Period, Sanction
+from bot.services.karma_rules import reaction_direction
 from bot.settings import Settings
 from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile
@@ -74,6 +88,55 @@ async def cmd_karma_pardon(
     result = await services.karma.pardon(message.chat.id, user_id, message.from_user.id)
     await lift_sanction(bot, message.chat.id, user_id, result.lifted)
     await message.reply(views.pardon_text(result))
+
+
+async def cmd_karma_reactions(
+    message: Message,
+    command: CommandObject,
+    services: Services,
+    bot: Bot,
+    settings: Settings,
+    reaction_chats: ReactionAuthors,
+) -> None:
+    assert message.from_user is not None
+    _chat_scoped(message, services)
+    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
+        raise NotAllowedError(views.REACTIONS_ADMINS_ONLY)
+    arg = (command.args or "").strip().lower()
+    if arg not in ("on", "off"):
+        on = await services.karma.reactions_enabled(message.chat.id)
+        await message.reply(views.reactions_state_text(on))
+        return
+    await services.karma.set_reactions(chat_info(message.chat), arg == "on")
+    reaction_chats.forget(message.chat.id)
+    await message.reply(views.reactions_switched_text(arg == "on"))
+
+
+async def on_reaction(reaction: MessageReactionUpdated, services: Services, bot: Bot) -> None:
+    """👍/👎 on a message in a chat that counts reactions: silent votes."""
+    if reaction.user is None or reaction.user.is_bot:  # anonymous admins react as the chat
+        return
+    result = await services.karma.react(
+        chat_info(reaction.chat),
+        user_profile(reaction.user),
+        reaction.message_id,
+        reaction_direction(_emojis(reaction.old_reaction)),
+        reaction_direction(_emojis(reaction.new_reaction)),
+    )
+    if result is None:
+        return
+    chat_id = reaction.chat.id
+    if result.withdrawn is not None and result.withdrawn.lifted is not None:
+        await lift_sanction(bot, chat_id, result.withdrawn.target_id, result.withdrawn.lifted)
+    vote = result.vote
+    if vote is not None and vote.sanction is not None:
+        # The one thing worth a message: the member is restricted or banned.
+        await bot.send_message(chat_id, views.sanction_text(vote.target_name, vote.sanction))
+        await apply_sanction(bot, chat_id, vote.target_id, vote.sanction)
+
+
+def _emojis(reactions: Sequence[object]) -> list[str]:
+    return [r.emoji for r in reactions if isinstance(r, ReactionTypeEmoji)]
 
 
 async def apply_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction) -> None:
@@ -162,6 +225,59 @@ async def cmd_karma_history(
     await message.reply(views.history_text(member.full_name, message.chat.id, rows))
 
 
+class ReactionAuthors(BaseMiddleware):
+    """Remembers who wrote each message in chats that count reactions (a reaction update
+    names only the message). Whether a chat counts them is cached for `ttl_s` per process;
+    another replica's /karma_reactions shows here within that time. Every `prune_every_s`
+    the authors older than KARMA__REACTION_WINDOW_H are forgotten."""
+
+    def __init__(self, ttl_s: float = 60.0, prune_every_s: float = 600.0) -> None:
+        self.ttl_s = ttl_s
+        self.prune_every_s = prune_every_s
+        self._chats: dict[int, tuple[bool, float]] = {}
+        self._next_prune = 0.0
+
+    def forget(self, chat_id: int) -> None:
+        self._chats.pop(chat_id, None)
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        data["reaction_chats"] = self
+        if isinstance(event, Message) and await self._counts(event, data):
+            assert event.from_user is not None
+            await data["services"].karma.remember_author(
+                event.chat.id,
+                user_profile(event.from_user),
+                event.message_id,
+                prune=self._prune_due(),
+            )
+        return await handler(event, data)
+
+    async def _counts(self, message: Message, data: dict[str, Any]) -> bool:
+        author = message.from_user
+        if author is None or author.is_bot or message.chat.type not in ("group", "supergroup"):
+            return False
+        if not data["settings"].karma.enabled:
+            return False
+        now = time.monotonic()
+        on, expires = self._chats.get(message.chat.id, (False, 0.0))
+        if now >= expires:
+            on = await data["services"].karma.reactions_enabled(message.chat.id)
+            self._chats[message.chat.id] = (on, now + self.ttl_s)
+        return on
+
+    def _prune_due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return False
+        self._next_prune = now + self.prune_every_s
+        return True
+
+
 def create_router() -> Router:
     router = Router(name="karma")
     router.message.filter(F.from_user)
@@ -171,4 +287,16 @@ def create_router() -> Router:
     router.message.register(cmd_karma_history, Command("karma_history"))
     router.message.register(cmd_karma_pardon, Command("karma_pardon"))
     router.callback_query.register(on_cancel, KarmaCallback.filter(F.action == KarmaAction.CANCEL))
+    return router
+
+
+def create_reactions_router() -> Router:
+    """Reaction votes. Included before every other feature's router: its middleware must
+    see each group message (a voice note taken by the A2T router included) to remember
+    its author, and it only observes, claiming nothing but its own command."""
+    router = Router(name="karma_reactions")
+    router.message.outer_middleware(ReactionAuthors())
+    router.message.register(cmd_karma_reactions, Command("karma_reactions"), F.from_user)
+    router.message_reaction.filter(F.chat.type.in_({"group", "supergroup"}))
+    router.message_reaction.register(on_reaction)
     return router
