@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,6 +37,9 @@ from bot.db.models import (
 )
 from bot.repositories.upsert import increment, upsert
 
+if TYPE_CHECKING:  # bot.services imports this module
+    from bot.services.dto import ChatInfo, UserProfile
+
 
 @dataclass(frozen=True, slots=True)
 class RankedMember:
@@ -55,6 +58,25 @@ class HistoryRow:
     message_id: int | None
     created_at: datetime
     cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewVote:
+    chat_id: int
+    voter_id: int
+    target_id: int
+    source: KarmaSource
+    direction: int
+    weight: float
+    message_id: int | None
+    vote_message_id: int | None
+
+    @property
+    def delta(self) -> float:
+        return self.direction * self.weight
+
+    def params(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__} | {"delta": self.delta}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +101,76 @@ _ADD_EVENT = (
 )
 
 
+# The profile upserts of RosterService.remember_chat/remember_user (insert, or update
+# only when a field differs: an unchanged row is neither written nor locked) as
+# data-modifying CTEs, then the vote's checks as in `vote_checks`.
+_PREPARE_VOTE_PG = text("""
+WITH input AS (
+    SELECT CAST(:chat_id AS BIGINT) AS id, CAST(:chat_type AS VARCHAR) AS type,
+           CAST(:chat_title AS VARCHAR) AS title, CAST(:chat_username AS VARCHAR) AS username,
+           CAST(:now AS TIMESTAMPTZ) AS now
+), chat AS (
+    INSERT INTO chats AS c (id, type, title, username, updated_at)
+    SELECT i.id, i.type, i.title, i.username, i.now FROM input AS i
+    WHERE NOT EXISTS (
+        SELECT 1 FROM chats AS s WHERE s.id = i.id AND s.type = i.type
+        AND s.title IS NOT DISTINCT FROM i.title
+        AND s.username IS NOT DISTINCT FROM i.username)
+    ON CONFLICT (id) DO UPDATE SET type = excluded.type, title = excluded.title,
+        username = excluded.username, updated_at = excluded.updated_at
+), people AS (
+    INSERT INTO users AS u (id, is_bot, first_name, last_name, username, language_code,
+                            is_premium, updated_at)
+    SELECT p.*, (SELECT now FROM input)
+    FROM (VALUES
+        (CAST(:v_id AS BIGINT), CAST(:v_is_bot AS BOOLEAN), CAST(:v_first_name AS VARCHAR),
+         CAST(:v_last_name AS VARCHAR), CAST(:v_username AS VARCHAR),
+         CAST(:v_language_code AS VARCHAR), CAST(:v_is_premium AS BOOLEAN)),
+        (CAST(:t_id AS BIGINT), CAST(:t_is_bot AS BOOLEAN), CAST(:t_first_name AS VARCHAR),
+         CAST(:t_last_name AS VARCHAR), CAST(:t_username AS VARCHAR),
+         CAST(:t_language_code AS VARCHAR), CAST(:t_is_premium AS BOOLEAN))
+    ) AS p (id, is_bot, first_name, last_name, username, language_code, is_premium)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM users AS s WHERE s.id = p.id AND s.is_bot = p.is_bot
+        AND s.first_name = p.first_name
+        AND s.last_name IS NOT DISTINCT FROM p.last_name
+        AND s.username IS NOT DISTINCT FROM p.username
+        AND s.language_code IS NOT DISTINCT FROM p.language_code
+        AND s.is_premium IS NOT DISTINCT FROM p.is_premium)
+    ON CONFLICT (id) DO UPDATE SET is_bot = excluded.is_bot,
+        first_name = excluded.first_name, last_name = excluded.last_name,
+        username = excluded.username, language_code = excluded.language_code,
+        is_premium = excluded.is_premium, updated_at = excluded.updated_at
+)
+SELECT
+    (SELECT karma FROM karma_totals WHERE chat_id = :chat_id AND user_id = :v_id),
+    (SELECT count(*) FROM karma_events
+     WHERE chat_id = :chat_id AND voter_id = :v_id AND target_id = :t_id
+       AND created_at >= :cooldown_since AND cancelled_at IS NULL),
+    (SELECT count(*) FROM karma_events
+     WHERE chat_id = :chat_id AND voter_id = :v_id
+       AND created_at >= :day_start AND cancelled_at IS NULL),
+    (SELECT count(*) FROM karma_events
+     WHERE chat_id = :chat_id AND voter_id = :t_id AND target_id = :v_id AND direction > 0
+       AND created_at >= :ring_since AND cancelled_at IS NULL)
+""")
+
+_ADD_VOTE_PG = text("""
+WITH ev AS (
+    INSERT INTO karma_events (chat_id, voter_id, target_id, source, direction, weight, delta,
+                              message_id, vote_message_id, created_at)
+    VALUES (:chat_id, :voter_id, :target_id, :source, :direction, :weight, :delta,
+            :message_id, :vote_message_id, :now)
+    RETURNING id, delta
+)
+INSERT INTO karma_totals AS t (chat_id, user_id, karma, updated_at)
+SELECT :chat_id, :target_id, ev.delta, :now FROM ev
+ON CONFLICT (chat_id, user_id) DO UPDATE
+    SET karma = t.karma + excluded.karma, updated_at = excluded.updated_at
+RETURNING (SELECT id FROM ev), t.karma
+""")
+
+
 def _full_name(user: type[User] | User) -> ColumnElement[str]:
     return func.coalesce(user.first_name + literal(" ") + user.last_name, user.first_name)
 
@@ -91,12 +183,17 @@ class KarmaRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    @property
+    def postgres(self) -> bool:
+        """PostgreSQL gets the vote's fewer, folded statements; SQLite the plain ones."""
+        return self.session.get_bind().dialect.name == "postgresql"
+
     # ------------------------------------------------------------------ vote checks
     async def lock_voter(self, chat_id: int, voter_id: int) -> None:
         """Serialise one voter's votes in a chat until the transaction ends (PostgreSQL;
         SQLite serialises writers already), so the cooldown and quota checks cannot race,
         however many bot replicas run."""
-        if self.session.get_bind().dialect.name != "postgresql":
+        if not self.postgres:
             return
         digest = hashlib.blake2b(f"karma:{chat_id}:{voter_id}".encode(), digest_size=8).digest()
         key = int.from_bytes(digest, "big", signed=True)
@@ -151,39 +248,49 @@ class KarmaRepository:
         ).one()
         return VoteChecks(float(row[0] or 0.0), int(row[1]) > 0, int(row[2]), int(row[3]))
 
-    # ------------------------------------------------------------------ writes
-    async def add_event(
+    async def prepare_vote_pg(
         self,
+        chat: ChatInfo,
+        voter: UserProfile,
+        target: UserProfile,
         *,
-        chat_id: int,
-        voter_id: int,
-        target_id: int,
-        source: KarmaSource,
-        direction: int,
-        weight: float,
-        message_id: int | None,
-        vote_message_id: int | None,
-    ) -> tuple[int, float]:
+        cooldown_since: datetime,
+        day_start: datetime,
+        ring_since: datetime,
+    ) -> VoteChecks:
+        """PostgreSQL, in one round trip: the chat's and both members' profiles kept
+        current (written only when they changed, as RosterService does) and the vote's
+        checks. Run after `lock_voter`: this statement's snapshot then sees every
+        earlier vote of the voter."""
+        params: dict[str, Any] = {
+            "chat_id": chat.id,
+            "chat_type": chat.type.value,
+            "chat_title": chat.title,
+            "chat_username": chat.username,
+            "now": utcnow(),
+            "cooldown_since": cooldown_since,
+            "day_start": day_start,
+            "ring_since": ring_since,
+        }
+        for prefix, user in (("v", voter), ("t", target)):
+            params.update({f"{prefix}_{k}": v for k, v in user.model_dump().items()})
+        row = (await self.session.execute(_PREPARE_VOTE_PG, params)).one()
+        return VoteChecks(float(row[0] or 0.0), int(row[1]) > 0, int(row[2]), int(row[3]))
+
+    async def add_vote_pg(self, vote: NewVote) -> tuple[int, float, float]:
+        """PostgreSQL, in one round trip: the event row and the target's total moved by
+        its delta (atomically). Returns (event id, delta, new total)."""
+        params = {**vote.params(), "source": vote.source.value, "now": utcnow()}
+        row = (await self.session.execute(_ADD_VOTE_PG, params)).one()
+        return int(row[0]), vote.delta, float(row[1])
+
+    # ------------------------------------------------------------------ writes
+    async def add_event(self, vote: NewVote) -> tuple[int, float]:
         """Record a vote; returns the event's id and delta."""
-        delta = direction * weight
         # Core, not session.add + flush: a vote is a hot path and needs no ORM object.
-        event_id = await self.session.scalar(
-            _ADD_EVENT,
-            {
-                "chat_id": chat_id,
-                "voter_id": voter_id,
-                "target_id": target_id,
-                "source": source,
-                "direction": direction,
-                "weight": weight,
-                "delta": delta,
-                "message_id": message_id,
-                "vote_message_id": vote_message_id,
-                "created_at": utcnow(),
-            },
-        )
+        event_id = await self.session.scalar(_ADD_EVENT, {**vote.params(), "created_at": utcnow()})
         assert event_id is not None
-        return event_id, delta
+        return event_id, vote.delta
 
     async def add_to_total(self, chat_id: int, user_id: int, delta: float) -> float:
         """karma = karma + delta in one atomic upsert; returns the new total."""

@@ -19,7 +19,7 @@ from bot.db.models import KarmaEvent, KarmaRestriction
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.i18n import N_
 from bot.log import get_logger
-from bot.repositories.karma import HistoryRow, KarmaRepository, RankedMember
+from bot.repositories.karma import HistoryRow, KarmaRepository, NewVote, RankedMember
 from bot.services.dto import ChatInfo, UserProfile, VoteRequest
 from bot.services.karma_rules import (
     escalation_step,
@@ -124,14 +124,17 @@ class KarmaService:
             raise UserFacingError(N_("Bots have no karma."))
 
         await self.repo.lock_voter(chat_id, voter.id)
-        checks = await self.repo.vote_checks(
-            chat_id,
-            voter.id,
-            target.id,
-            cooldown_since=now - timedelta(seconds=cfg.cooldown_s),
-            day_start=now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
-            ring_since=now - timedelta(hours=cfg.ring_window_h),
-        )
+        windows = {
+            "cooldown_since": now - timedelta(seconds=cfg.cooldown_s),
+            "day_start": now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
+            "ring_since": now - timedelta(hours=cfg.ring_window_h),
+        }
+        if self.repo.postgres:
+            # Profiles and checks in one round trip (the profiles are written now, but a
+            # refusal below rolls the whole update back).
+            checks = await self.repo.prepare_vote_pg(request.chat, voter, target, **windows)
+        else:
+            checks = await self.repo.vote_checks(chat_id, voter.id, target.id, **windows)
         if request.direction < 0 and checks.voter_karma <= 0:
             raise NotAllowedError(N_("You need positive karma to downvote."))
         if cfg.cooldown_s and checks.in_cooldown:
@@ -150,10 +153,7 @@ class KarmaService:
             factor = ring_factor(checks.reciprocal_upvotes, cfg.ring_damping, cfg.ring_min_factor)
         weight *= factor
 
-        await self.roster.remember_chat(request.chat)
-        await self.roster.remember_user(voter)
-        await self.roster.remember_user(target)
-        event_id, delta = await self.repo.add_event(
+        vote = NewVote(
             chat_id=chat_id,
             voter_id=voter.id,
             target_id=target.id,
@@ -163,7 +163,14 @@ class KarmaService:
             message_id=request.message_id,
             vote_message_id=request.vote_message_id,
         )
-        total = await self.repo.add_to_total(chat_id, target.id, delta)
+        if self.repo.postgres:
+            event_id, delta, total = await self.repo.add_vote_pg(vote)
+        else:
+            await self.roster.remember_chat(request.chat)
+            await self.roster.remember_user(voter)
+            await self.roster.remember_user(target)
+            event_id, delta = await self.repo.add_event(vote)
+            total = await self.repo.add_to_total(chat_id, target.id, delta)
         sanction = None
         if delta < 0 and total <= cfg.restrict_below < total - delta:  # crossed just now
             sanction = await self._escalate(chat_id, target.id, event_id, total, now)
