@@ -80,6 +80,18 @@ class NewVote:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckWindows:
+    """Since when earlier votes count for the cooldown, the daily quota and rings."""
+
+    cooldown_since: datetime
+    day_start: datetime
+    ring_since: datetime
+
+    def params(self) -> dict[str, datetime]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
 class VoteChecks:
     voter_karma: float
     in_cooldown: bool  # the voter voted for this target since the cooldown began
@@ -101,10 +113,28 @@ _ADD_EVENT = (
 )
 
 
-# The profile upserts of RosterService.remember_chat/remember_user (insert, or update
-# only when a field differs: an unchanged row is neither written nor locked) as
-# data-modifying CTEs, then the vote's checks as in `vote_checks`.
-_PREPARE_VOTE_PG = text("""
+# The lock, then the checks as in `vote_checks`.
+_LOCK_AND_CHECK_PG = text("""
+SELECT
+    pg_advisory_xact_lock(:lock_key),
+    (SELECT karma FROM karma_totals WHERE chat_id = :chat_id AND user_id = :voter_id),
+    (SELECT count(*) FROM karma_events
+     WHERE chat_id = :chat_id AND voter_id = :voter_id AND target_id = :target_id
+       AND created_at >= :cooldown_since AND cancelled_at IS NULL),
+    (SELECT count(*) FROM karma_events
+     WHERE chat_id = :chat_id AND voter_id = :voter_id
+       AND created_at >= :day_start AND cancelled_at IS NULL),
+    (SELECT count(*) FROM karma_events
+     WHERE chat_id = :chat_id AND voter_id = :target_id AND target_id = :voter_id
+       AND direction > 0 AND created_at >= :ring_since AND cancelled_at IS NULL)
+""")
+
+# RosterService.remember_chat/remember_user (insert, or update only when a field differs:
+# an unchanged row is neither written nor locked) as data-modifying CTEs; the event, if
+# the cooldown and quota still allow it (this statement's snapshot is taken under the
+# voter's lock); the total. The foreign keys of the event are checked at the end of the
+# statement, when the profiles are in.
+_ADD_VOTE_PG = text("""
 WITH input AS (
     SELECT CAST(:chat_id AS BIGINT) AS id, CAST(:chat_type AS VARCHAR) AS type,
            CAST(:chat_title AS VARCHAR) AS title, CAST(:chat_username AS VARCHAR) AS username,
@@ -141,26 +171,18 @@ WITH input AS (
         first_name = excluded.first_name, last_name = excluded.last_name,
         username = excluded.username, language_code = excluded.language_code,
         is_premium = excluded.is_premium, updated_at = excluded.updated_at
-)
-SELECT
-    (SELECT karma FROM karma_totals WHERE chat_id = :chat_id AND user_id = :v_id),
-    (SELECT count(*) FROM karma_events
-     WHERE chat_id = :chat_id AND voter_id = :v_id AND target_id = :t_id
-       AND created_at >= :cooldown_since AND cancelled_at IS NULL),
-    (SELECT count(*) FROM karma_events
-     WHERE chat_id = :chat_id AND voter_id = :v_id
-       AND created_at >= :day_start AND cancelled_at IS NULL),
-    (SELECT count(*) FROM karma_events
-     WHERE chat_id = :chat_id AND voter_id = :t_id AND target_id = :v_id AND direction > 0
-       AND created_at >= :ring_since AND cancelled_at IS NULL)
-""")
-
-_ADD_VOTE_PG = text("""
-WITH ev AS (
+), ev AS (
     INSERT INTO karma_events (chat_id, voter_id, target_id, source, direction, weight, delta,
                               message_id, vote_message_id, created_at)
-    VALUES (:chat_id, :voter_id, :target_id, :source, :direction, :weight, :delta,
-            :message_id, :vote_message_id, :now)
+    SELECT :chat_id, :voter_id, :target_id, :source, :direction, :weight, :delta,
+           :message_id, :vote_message_id, :now
+    WHERE (NOT CAST(:cooldown_on AS BOOLEAN) OR NOT EXISTS (
+        SELECT 1 FROM karma_events
+        WHERE chat_id = :chat_id AND voter_id = :voter_id AND target_id = :target_id
+          AND created_at >= :cooldown_since AND cancelled_at IS NULL))
+      AND (SELECT count(*) FROM karma_events
+           WHERE chat_id = :chat_id AND voter_id = :voter_id
+             AND created_at >= :day_start AND cancelled_at IS NULL) < :quota
     RETURNING id, delta
 )
 INSERT INTO karma_totals AS t (chat_id, user_id, karma, updated_at)
@@ -169,6 +191,11 @@ ON CONFLICT (chat_id, user_id) DO UPDATE
     SET karma = t.karma + excluded.karma, updated_at = excluded.updated_at
 RETURNING (SELECT id FROM ev), t.karma
 """)
+
+
+def _lock_key(chat_id: int, voter_id: int) -> int:
+    digest = hashlib.blake2b(f"karma:{chat_id}:{voter_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _full_name(user: type[User] | User) -> ColumnElement[str]:
@@ -195,8 +222,7 @@ class KarmaRepository:
         however many bot replicas run."""
         if not self.postgres:
             return
-        digest = hashlib.blake2b(f"karma:{chat_id}:{voter_id}".encode(), digest_size=8).digest()
-        key = int.from_bytes(digest, "big", signed=True)
+        key = _lock_key(chat_id, voter_id)
         await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     async def total(self, chat_id: int, user_id: int) -> float:
@@ -208,17 +234,12 @@ class KarmaRepository:
         return karma or 0.0
 
     async def vote_checks(
-        self,
-        chat_id: int,
-        voter_id: int,
-        target_id: int,
-        *,
-        cooldown_since: datetime,
-        day_start: datetime,
-        ring_since: datetime,
+        self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows
     ) -> VoteChecks:
         """Everything a vote's rules need, in one round trip. Every lookup is on
         (chat_id, voter_id, created_at) or the totals' primary key."""
+        cooldown_since, day_start = windows.cooldown_since, windows.day_start
+        ring_since = windows.ring_since
 
         def events(voter: int, since: datetime) -> Select[int]:
             return (
@@ -248,41 +269,54 @@ class KarmaRepository:
         ).one()
         return VoteChecks(float(row[0] or 0.0), int(row[1]) > 0, int(row[2]), int(row[3]))
 
-    async def prepare_vote_pg(
+    async def lock_and_check_pg(
+        self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows
+    ) -> VoteChecks:
+        """PostgreSQL, one round trip: take the voter's lock (as `lock_voter`) and read the
+        checks. This statement's snapshot predates the lock, so a vote of the same voter
+        committed while it waited is missed here: `add_vote_pg` checks the cooldown and
+        the quota again, under the lock."""
+        params = {
+            "lock_key": _lock_key(chat_id, voter_id),
+            "chat_id": chat_id,
+            "voter_id": voter_id,
+            "target_id": target_id,
+            **windows.params(),
+        }
+        row = (await self.session.execute(_LOCK_AND_CHECK_PG, params)).one()
+        return VoteChecks(float(row[1] or 0.0), int(row[2]) > 0, int(row[3]), int(row[4]))
+
+    async def add_vote_pg(
         self,
+        vote: NewVote,
         chat: ChatInfo,
         voter: UserProfile,
         target: UserProfile,
+        windows: CheckWindows,
         *,
-        cooldown_since: datetime,
-        day_start: datetime,
-        ring_since: datetime,
-    ) -> VoteChecks:
-        """PostgreSQL, in one round trip: the chat's and both members' profiles kept
-        current (written only when they changed, as RosterService does) and the vote's
-        checks. Run after `lock_voter`: this statement's snapshot then sees every
-        earlier vote of the voter."""
+        cooldown: bool,
+        quota: int,
+    ) -> tuple[int, float, float] | None:
+        """PostgreSQL, one round trip: the chat's and both members' profiles kept current
+        (written only when they changed, as RosterService does), the event row if the
+        cooldown and quota still allow it, and the target's total moved by its delta
+        (atomically). (event id, delta, new total), or None when the rechecks refused."""
         params: dict[str, Any] = {
-            "chat_id": chat.id,
+            **vote.params(),
+            "source": vote.source.value,
             "chat_type": chat.type.value,
             "chat_title": chat.title,
             "chat_username": chat.username,
             "now": utcnow(),
-            "cooldown_since": cooldown_since,
-            "day_start": day_start,
-            "ring_since": ring_since,
+            "cooldown_on": cooldown,
+            "cooldown_since": windows.cooldown_since,
+            "day_start": windows.day_start,
+            "quota": quota,
         }
         for prefix, user in (("v", voter), ("t", target)):
             params.update({f"{prefix}_{k}": v for k, v in user.model_dump().items()})
-        row = (await self.session.execute(_PREPARE_VOTE_PG, params)).one()
-        return VoteChecks(float(row[0] or 0.0), int(row[1]) > 0, int(row[2]), int(row[3]))
-
-    async def add_vote_pg(self, vote: NewVote) -> tuple[int, float, float]:
-        """PostgreSQL, in one round trip: the event row and the target's total moved by
-        its delta (atomically). Returns (event id, delta, new total)."""
-        params = {**vote.params(), "source": vote.source.value, "now": utcnow()}
-        row = (await self.session.execute(_ADD_VOTE_PG, params)).one()
-        return int(row[0]), vote.delta, float(row[1])
+        row = (await self.session.execute(_ADD_VOTE_PG, params)).one_or_none()
+        return None if row is None else (int(row[0]), vote.delta, float(row[1]))
 
     # ------------------------------------------------------------------ writes
     async def add_event(self, vote: NewVote) -> tuple[int, float]:

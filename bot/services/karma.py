@@ -19,7 +19,14 @@ from bot.db.models import KarmaEvent, KarmaRestriction
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.i18n import N_
 from bot.log import get_logger
-from bot.repositories.karma import HistoryRow, KarmaRepository, NewVote, RankedMember
+from bot.repositories.karma import (
+    CheckWindows,
+    HistoryRow,
+    KarmaRepository,
+    NewVote,
+    RankedMember,
+    VoteChecks,
+)
 from bot.services.dto import ChatInfo, UserProfile, VoteRequest
 from bot.services.karma_rules import (
     escalation_step,
@@ -123,29 +130,17 @@ class KarmaService:
         if target.is_bot:
             raise UserFacingError(N_("Bots have no karma."))
 
-        await self.repo.lock_voter(chat_id, voter.id)
-        windows = {
-            "cooldown_since": now - timedelta(seconds=cfg.cooldown_s),
-            "day_start": now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
-            "ring_since": now - timedelta(hours=cfg.ring_window_h),
-        }
-        if self.repo.postgres:
-            # Profiles and checks in one round trip (the profiles are written now, but a
-            # refusal below rolls the whole update back).
-            checks = await self.repo.prepare_vote_pg(request.chat, voter, target, **windows)
+        windows = CheckWindows(
+            cooldown_since=now - timedelta(seconds=cfg.cooldown_s),
+            day_start=now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
+            ring_since=now - timedelta(hours=cfg.ring_window_h),
+        )
+        if self.repo.postgres:  # the voter's lock and the checks in one round trip
+            checks = await self.repo.lock_and_check_pg(chat_id, voter.id, target.id, windows)
         else:
-            checks = await self.repo.vote_checks(chat_id, voter.id, target.id, **windows)
-        if request.direction < 0 and checks.voter_karma <= 0:
-            raise NotAllowedError(N_("You need positive karma to downvote."))
-        if cfg.cooldown_s and checks.in_cooldown:
-            raise UserFacingError(
-                N_("You voted for {name} recently; try again later."), name=target.full_name
-            )
-        if checks.cast_today >= cfg.daily_quota:
-            raise UserFacingError(
-                N_("You have used all {quota} of today's votes in this chat."),
-                quota=cfg.daily_quota,
-            )
+            await self.repo.lock_voter(chat_id, voter.id)
+            checks = await self.repo.vote_checks(chat_id, voter.id, target.id, windows)
+        self._refuse(request, checks)
 
         weight = vote_weight(checks.voter_karma, cfg.weight_floor, cfg.weight_cap)
         factor = 1.0
@@ -163,8 +158,22 @@ class KarmaService:
             message_id=request.message_id,
             vote_message_id=request.vote_message_id,
         )
-        if self.repo.postgres:
-            event_id, delta, total = await self.repo.add_vote_pg(vote)
+        if self.repo.postgres:  # profiles, event and total in one round trip
+            added = await self.repo.add_vote_pg(
+                vote,
+                request.chat,
+                voter,
+                target,
+                windows,
+                cooldown=cfg.cooldown_s > 0,
+                quota=cfg.daily_quota,
+            )
+            if added is None:  # a vote of this voter got in while this one waited
+                self._refuse(
+                    request, await self.repo.vote_checks(chat_id, voter.id, target.id, windows)
+                )
+                raise AssertionError("the rechecks refused what the checks allow")
+            event_id, delta, total = added
         else:
             await self.roster.remember_chat(request.chat)
             await self.roster.remember_user(voter)
@@ -187,6 +196,22 @@ class KarmaService:
         return VoteResult(
             event_id, target.id, target.full_name, total, delta, weight, factor, sanction
         )
+
+    def _refuse(self, request: VoteRequest, checks: VoteChecks) -> None:
+        """Raise the refusal the checks call for, if any."""
+        cfg = self.settings
+        if request.direction < 0 and checks.voter_karma <= 0:
+            raise NotAllowedError(N_("You need positive karma to downvote."))
+        if cfg.cooldown_s and checks.in_cooldown:
+            raise UserFacingError(
+                N_("You voted for {name} recently; try again later."),
+                name=request.target.full_name,
+            )
+        if checks.cast_today >= cfg.daily_quota:
+            raise UserFacingError(
+                N_("You have used all {quota} of today's votes in this chat."),
+                quota=cfg.daily_quota,
+            )
 
     async def _escalate(
         self, chat_id: int, user_id: int, event_id: int, total: float, now: datetime
