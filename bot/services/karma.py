@@ -172,7 +172,7 @@ class KarmaService:
                 self._refuse(
                     request, await self.repo.vote_checks(chat_id, voter.id, target.id, windows)
                 )
-                raise AssertionError("the rechecks refused what the checks allow")
+                raise RuntimeError("the rechecks refused what fresh checks allow")
             event_id, delta, total = added
         else:
             await self.roster.remember_chat(request.chat)
