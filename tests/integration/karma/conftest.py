@@ -25,8 +25,11 @@ GROUP = f.group_chat(id=-1_001_234_567_890, title="Karma Group")
 
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, make_settings: Any, pg_url: str) -> Settings:
-    """Karma overrides per test: parametrize("settings", [{...}], indirect=True)."""
-    return make_settings(pg_url, karma=getattr(request, "param", {}))  # type: ignore[no-any-return]
+    """Karma overrides per test: parametrize("settings", [{...}], indirect=True); a
+    "moderation" key holds MODERATION__ overrides."""
+    karma = dict(getattr(request, "param", {}))
+    moderation = karma.pop("moderation", {})
+    return make_settings(pg_url, karma=karma, moderation=moderation)  # type: ignore[no-any-return]
 
 
 @dataclass

@@ -161,6 +161,18 @@ async def test_a_moderator_pardons_a_ban_by_user_id(karma: Karma) -> None:
     assert (await karma.sanctions(alice))[-1].lifted_by == admin["id"]
 
 
+@pytest.mark.parametrize("settings", [{"moderation": {"admin_ids": [4242]}}], indirect=True)
+async def test_a_configured_moderator_pardons_without_being_a_chat_admin(karma: Karma) -> None:
+    moderator = f.user(id=4242, first_name="Mo")
+    alice = f.user(first_name="Alice")
+    await fall(karma, alice)
+    await karma.api.wait_for_calls("restrictChatMember", 1)
+    text = await karma.command(moderator, "/karma_pardon", reply_to=await karma.say(alice))
+    assert text.endswith("Alice may write again.")
+    [row] = await karma.sanctions(alice)
+    assert (row.lift_reason, row.lifted_by) == (KarmaLift.PARDON, 4242)
+
+
 async def test_only_moderators_pardon(karma: Karma) -> None:
     alice, mallory = f.user(first_name="Alice"), f.user(first_name="Mallory")
     await fall(karma, alice)
