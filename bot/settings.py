@@ -170,9 +170,24 @@ class KarmaSettings(BaseModel):
     ring_min_factor: float = Field(default=0.1, gt=0, le=1)
     # The voter may cancel a vote this long after casting it.
     undo_window_s: int = Field(default=600, ge=0)
-    # A member whose karma falls to this or below is made read-only for restrict_days.
+    # A member whose karma falls to this or below gets the next escalation step.
     restrict_below: float = -20.0
-    restrict_days: int = Field(default=7, ge=1)
+    # Comma-separated steps, each read-only for <n>m|h|d or "ban" (last): the first fall
+    # gets the first step, the next fall the next one (falls undone by undo do not count),
+    # and the last step repeats.
+    escalation: str = "7d,30d,ban"
+    # Chats with reaction votes on (/karma_reactions on): the author of each message is
+    # remembered this long; reactions to older messages do not count.
+    reaction_window_h: int = Field(default=48, ge=1)
+
+    @field_validator("escalation")
+    @classmethod
+    def _valid_escalation(cls, value: str) -> str:
+        # Imported here: bot.services imports these settings.
+        from bot.services.karma_rules import parse_escalation
+
+        parse_escalation(value)  # raises ValueError naming the faulty step
+        return value
 
     @model_validator(mode="after")
     def _floor_below_cap(self) -> KarmaSettings:

@@ -1,12 +1,16 @@
 """Karma benchmark: votes through the real dispatcher, and the /top query at scale.
 
     uv run python -m scripts.bench_karma [--votes 2000] [--concurrency 32] [--events 100000]
+                                         [--processes 1]
 
 On one machine, in one process, with the production shape (fake Bot API on loopback ->
 real dispatcher -> KarmaService -> PostgreSQL on a scratch database):
 
 * end to end: N "+" replies from distinct voters on a few targets (no cooldown or quota
   refusals), ~32 in flight; votes/s and p50/p95 latency per vote, update fed -> reply sent
+* with --processes N: N bot processes (replicas, as an operator would run them behind
+  one webhook) on the same database, chat and targets, the votes and the in-flight
+  count split between them, started together; votes/s over the whole span
 * service only: the same number of KarmaService.vote calls without aiogram and HTTP,
   to show where the time goes
 * /top: the leaderboard queries (week, month, all, and the caller's own rank) over
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,6 +52,8 @@ from tests.fakes import FakeBotAPI
 
 GROUP = f.group_chat(id=-1_009_000_000_001, title="Bench Group")
 TARGETS = 4
+WARMUP = 100  # warm-up votes per process
+MAX_VOTES = 1_000_000  # voter ids of each process lie in their own range
 TARGET_VOTES_S = 500.0
 UNLIMITED = SenderLimits(global_per_s=1e9, group_per_s=1e9, group_burst=1e9)
 
@@ -55,6 +62,8 @@ UNLIMITED = SenderLimits(global_per_s=1e9, group_per_s=1e9, group_burst=1e9)
 class Run:
     seconds: float
     latencies: list[float]
+    started_at: float = 0.0  # wall clock (time.time()), to merge runs of several processes
+    ended_at: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -71,9 +80,9 @@ async def run_concurrently(jobs: list[Callable[[], Awaitable[Any]]], concurrency
             await job()
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    started_at, started = time.time(), time.perf_counter()
     await asyncio.gather(*(one(job) for job in jobs))
-    return Run(time.perf_counter() - started, latencies)
+    return Run(time.perf_counter() - started, latencies, started_at, time.time())
 
 
 def vote_updates(first_voter: int, count: int, targets: list[dict[str, Any]]) -> list[Any]:
@@ -87,9 +96,19 @@ def vote_updates(first_voter: int, count: int, targets: list[dict[str, Any]]) ->
     return updates
 
 
-async def end_to_end(
-    url: str, votes: int, concurrency: int, breakdown: dict[str, Run]
-) -> tuple[Run, int, float]:
+async def replica(
+    url: str,
+    index: int,
+    votes: int,
+    concurrency: int,
+    *,
+    ready: Callable[[], None] | None = None,
+    breakdown: dict[str, Run] | None = None,
+) -> Run:
+    """One bot process: its dispatcher, engine and Bot (with a fake Bot API of its own);
+    100 warm-up votes, then `votes` "+" replies from voters of its own, `concurrency` in
+    flight. `ready` (blocking) is called between the two, so that several replicas start
+    together."""
     async with FakeBotAPI() as api:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -108,36 +127,92 @@ async def end_to_end(
             for n in range(TARGETS)
         ]
         try:
-            warmup = vote_updates(2_000_000, 100, targets)
+            warmup = vote_updates(2_000_000 + index * WARMUP, WARMUP, targets)
             await run_concurrently(
                 [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in warmup], concurrency
             )
-            updates = vote_updates(3_000_000, votes, targets)
+            updates = vote_updates(3_000_000 + index * MAX_VOTES, votes, targets)
+            if ready is not None:
+                await asyncio.to_thread(ready)
             run = await run_concurrently(
                 [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in updates], concurrency
             )
-            # Where the time goes: the same number of updates that no handler takes (aiogram
-            # and the middlewares only), and of bare sendMessage calls to the fake API.
-            chatter = [
-                f.message_update(f.message("just chatting", from_user=f.user(), chat=GROUP))
-                for _ in range(votes)
-            ]
-            idle = await run_concurrently(
-                [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in chatter], concurrency
-            )
-            sends = await run_concurrently(
-                [lambda: bot.send_message(GROUP["id"], "x") for _ in range(votes)], concurrency
-            )
-            breakdown["unhandled updates"], breakdown["bare sendMessage"] = idle, sends
-            async with sessions() as session:
-                events = await session.scalar(select(func.count()).select_from(KarmaEvent))
-                total = await session.scalar(select(func.sum(KarmaTotal.karma)))
-            replies = len(api.calls_of("sendMessage")) - votes
+            replies = len(api.calls_of("sendMessage"))
             assert replies == votes + len(warmup), f"{replies} replies for {votes} votes"
-            return run, int(events or 0), float(total or 0)
+            if breakdown is not None:
+                # Where the time goes: the same number of updates that no handler takes
+                # (aiogram and the middlewares: a language lookup for each new user), and
+                # of bare sendMessage calls to the fake API.
+                chatter = [
+                    f.message_update(f.message("just chatting", from_user=f.user(), chat=GROUP))
+                    for _ in range(votes)
+                ]
+                breakdown["unhandled updates"] = await run_concurrently(
+                    [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in chatter], concurrency
+                )
+                breakdown["bare sendMessage"] = await run_concurrently(
+                    [lambda: bot.send_message(GROUP["id"], "x") for _ in range(votes)],
+                    concurrency,
+                )
+            return run
         finally:
             await bot.session.close()
             await engine.dispose()
+
+
+def _replica_process(
+    url: str, index: int, votes: int, concurrency: int, barrier: Any, results: Any
+) -> None:
+    configure_logging(LogSettings(level="WARNING", format="json"))
+    run = asyncio.run(replica(url, index, votes, concurrency, ready=barrier.wait))
+    results.put((run.started_at, run.ended_at, run.latencies))
+
+
+async def stored(url: str) -> tuple[int, float]:
+    engine = create_engine(Settings(_env_file=None, db={"url": url}).db)  # type: ignore[call-arg]
+    try:
+        async with create_session_factory(engine)() as session:
+            events = await session.scalar(select(func.count()).select_from(KarmaEvent))
+            total = await session.scalar(select(func.sum(KarmaTotal.karma)))
+        return int(events or 0), float(total or 0)
+    finally:
+        await engine.dispose()
+
+
+async def end_to_end(
+    url: str, votes: int, concurrency: int, processes: int, breakdown: dict[str, Run]
+) -> tuple[Run, int, float]:
+    """`processes` == 1: in this process, with the breakdown. More: that many replica
+    processes on one database, `votes` and `concurrency` split between them, started
+    together; the rate is all their votes over the span from the first start to the
+    last end."""
+    if processes == 1:
+        run = await replica(url, 0, votes, concurrency, breakdown=breakdown)
+    else:
+        context = multiprocessing.get_context("spawn")
+        barrier, results = context.Barrier(processes), context.Queue()
+        shares = [votes // processes + (i < votes % processes) for i in range(processes)]
+        workers = [
+            context.Process(
+                target=_replica_process,
+                args=(url, i, share, max(1, concurrency // processes), barrier, results),
+            )
+            for i, share in enumerate(shares)
+        ]
+        for worker in workers:
+            worker.start()
+        parts = [await asyncio.to_thread(results.get) for _ in workers]
+        for worker in workers:
+            await asyncio.to_thread(worker.join)
+            if worker.exitcode != 0:
+                raise RuntimeError(f"a replica failed (exit code {worker.exitcode})")
+        started, ended = min(p[0] for p in parts), max(p[1] for p in parts)
+        latencies = [latency for part in parts for latency in part[2]]
+        run = Run(ended - started, latencies, started, ended)
+    events, total = await stored(url)
+    expected = votes + processes * WARMUP
+    assert (events, round(total)) == (expected, expected), f"{events} events, sum {total}"
+    return run, events, total
 
 
 async def service_only(url: str, votes: int, concurrency: int) -> Run:
@@ -226,10 +301,10 @@ async def leaderboard_times(url: str, events: int, runs: int) -> dict[str, float
         await engine.dispose()
 
 
-async def measure(votes: int, concurrency: int, events: int) -> dict[str, Any]:
+async def measure(votes: int, concurrency: int, events: int, processes: int) -> dict[str, Any]:
     async with scratch_database("bench_karma") as url:
         breakdown: dict[str, Run] = {}
-        e2e, stored, total = await end_to_end(url, votes, concurrency, breakdown)
+        e2e, stored, total = await end_to_end(url, votes, concurrency, processes, breakdown)
     async with scratch_database("bench_karma") as url:
         service = await service_only(url, votes, concurrency)
     async with scratch_database("bench_karma") as url:
@@ -249,10 +324,16 @@ def main() -> int:
     parser.add_argument("--votes", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="bot replicas (processes) sharing the database; votes and concurrency split",
+    )
     args = parser.parse_args()
     # As in production, minus the INFO lines: the table is the output here.
     configure_logging(LogSettings(level="WARNING", format="json"))
-    m = asyncio.run(measure(args.votes, args.concurrency, args.events))
+    m = asyncio.run(measure(args.votes, args.concurrency, args.events, args.processes))
     e2e, service, top = m["e2e"], m["service"], m["top"]
     ms = 1000.0
     rows = [
@@ -273,7 +354,7 @@ def main() -> int:
             "",
         ),
         *(
-            (f"{name} (no DB)", f"{run.rate:.0f} /s", "", "")
+            (f"{name} (no vote)", f"{run.rate:.0f} /s", "", "")
             for name, run in m["breakdown"].items()
         ),
         *(
@@ -281,12 +362,16 @@ def main() -> int:
             for name, seconds in top.items()
         ),
     ]
-    print_table(f"Karma: {args.votes} votes, {args.concurrency} in flight", rows)
+    title = f"Karma: {args.votes} votes, {args.concurrency} in flight"
+    if args.processes > 1:
+        title += f", {args.processes} bot processes"
+    print_table(title, rows)
     path = write_results(
         "karma",
         {
             "votes": args.votes,
             "concurrency": args.concurrency,
+            "processes": args.processes,
             "end_to_end": {
                 "votes_per_s": e2e.rate,
                 "p50_ms": median(e2e.latencies) * ms,

@@ -57,6 +57,20 @@ class KarmaSource(StrEnum):
     MODERATOR = "moderator"
 
 
+class KarmaSanction(StrEnum):
+    """A step of the negative-karma escalation (KARMA__ESCALATION)."""
+
+    READ_ONLY = "read_only"
+    BAN = "ban"
+
+
+class KarmaLift(StrEnum):
+    """Why a karma sanction ended early."""
+
+    UNDO = "undo"  # the vote that triggered it was cancelled: it does not count any more
+    PARDON = "pardon"  # a moderator lifted it (/karma_pardon): it still counts
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

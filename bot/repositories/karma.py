@@ -6,16 +6,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
     bindparam,
+    delete,
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -24,9 +26,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.db.base import utcnow
-from bot.db.enums import KarmaSource
-from bot.db.models import KarmaEvent, KarmaRestriction, KarmaTotal, User
+from bot.db.enums import KarmaLift, KarmaSanction, KarmaSource
+from bot.db.models import (
+    Chat,
+    KarmaEvent,
+    KarmaMessageAuthor,
+    KarmaRestriction,
+    KarmaTotal,
+    User,
+)
 from bot.repositories.upsert import increment, upsert
+
+if TYPE_CHECKING:  # bot.services imports this module
+    from bot.services.dto import ChatInfo, UserProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,37 @@ class HistoryRow:
     message_id: int | None
     created_at: datetime
     cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewVote:
+    chat_id: int
+    voter_id: int
+    target_id: int
+    source: KarmaSource
+    direction: int
+    weight: float
+    message_id: int | None
+    vote_message_id: int | None
+
+    @property
+    def delta(self) -> float:
+        return self.direction * self.weight
+
+    def params(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__} | {"delta": self.delta}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckWindows:
+    """Since when earlier votes count for the cooldown, the daily quota and rings."""
+
+    cooldown_since: datetime
+    day_start: datetime
+    ring_since: datetime
+
+    def params(self) -> dict[str, datetime]:
+        return {f: getattr(self, f) for f in self.__slots__}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +113,91 @@ _ADD_EVENT = (
 )
 
 
+# The lock, then the checks as in `vote_checks`.
+_LOCK_AND_CHECK_PG = text("""
+SELECT
+    pg_advisory_xact_lock(:lock_key),
+    (SELECT karma FROM karma_totals WHERE chat_id = :chat_id AND user_id = :voter_id),
+    (SELECT count(*) FROM karma_events
+     WHERE chat_id = :chat_id AND voter_id = :voter_id AND target_id = :target_id
+       AND created_at >= :cooldown_since AND cancelled_at IS NULL),
+    (SELECT count(*) FROM karma_events
+     WHERE chat_id = :chat_id AND voter_id = :voter_id
+       AND created_at >= :day_start AND cancelled_at IS NULL),
+    (SELECT count(*) FROM karma_events
+     WHERE chat_id = :chat_id AND voter_id = :target_id AND target_id = :voter_id
+       AND direction > 0 AND created_at >= :ring_since AND cancelled_at IS NULL)
+""")
+
+# RosterService.remember_chat/remember_user (insert, or update only when a field differs:
+# an unchanged row is neither written nor locked) as data-modifying CTEs; the event, if
+# the cooldown and quota still allow it (this statement's snapshot is taken under the
+# voter's lock); the total. The foreign keys of the event are checked at the end of the
+# statement, when the profiles are in.
+_ADD_VOTE_PG = text("""
+WITH input AS (
+    SELECT CAST(:chat_id AS BIGINT) AS id, CAST(:chat_type AS VARCHAR) AS type,
+           CAST(:chat_title AS VARCHAR) AS title, CAST(:chat_username AS VARCHAR) AS username,
+           CAST(:now AS TIMESTAMPTZ) AS now
+), chat AS (
+    INSERT INTO chats AS c (id, type, title, username, updated_at)
+    SELECT i.id, i.type, i.title, i.username, i.now FROM input AS i
+    WHERE NOT EXISTS (
+        SELECT 1 FROM chats AS s WHERE s.id = i.id AND s.type = i.type
+        AND s.title IS NOT DISTINCT FROM i.title
+        AND s.username IS NOT DISTINCT FROM i.username)
+    ON CONFLICT (id) DO UPDATE SET type = excluded.type, title = excluded.title,
+        username = excluded.username, updated_at = excluded.updated_at
+), people AS (
+    INSERT INTO users AS u (id, is_bot, first_name, last_name, username, language_code,
+                            is_premium, updated_at)
+    SELECT p.*, (SELECT now FROM input)
+    FROM (VALUES
+        (CAST(:v_id AS BIGINT), CAST(:v_is_bot AS BOOLEAN), CAST(:v_first_name AS VARCHAR),
+         CAST(:v_last_name AS VARCHAR), CAST(:v_username AS VARCHAR),
+         CAST(:v_language_code AS VARCHAR), CAST(:v_is_premium AS BOOLEAN)),
+        (CAST(:t_id AS BIGINT), CAST(:t_is_bot AS BOOLEAN), CAST(:t_first_name AS VARCHAR),
+         CAST(:t_last_name AS VARCHAR), CAST(:t_username AS VARCHAR),
+         CAST(:t_language_code AS VARCHAR), CAST(:t_is_premium AS BOOLEAN))
+    ) AS p (id, is_bot, first_name, last_name, username, language_code, is_premium)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM users AS s WHERE s.id = p.id AND s.is_bot = p.is_bot
+        AND s.first_name = p.first_name
+        AND s.last_name IS NOT DISTINCT FROM p.last_name
+        AND s.username IS NOT DISTINCT FROM p.username
+        AND s.language_code IS NOT DISTINCT FROM p.language_code
+        AND s.is_premium IS NOT DISTINCT FROM p.is_premium)
+    ON CONFLICT (id) DO UPDATE SET is_bot = excluded.is_bot,
+        first_name = excluded.first_name, last_name = excluded.last_name,
+        username = excluded.username, language_code = excluded.language_code,
+        is_premium = excluded.is_premium, updated_at = excluded.updated_at
+), ev AS (
+    INSERT INTO karma_events (chat_id, voter_id, target_id, source, direction, weight, delta,
+                              message_id, vote_message_id, created_at)
+    SELECT :chat_id, :voter_id, :target_id, :source, :direction, :weight, :delta,
+           :message_id, :vote_message_id, :now
+    WHERE (NOT CAST(:cooldown_on AS BOOLEAN) OR NOT EXISTS (
+        SELECT 1 FROM karma_events
+        WHERE chat_id = :chat_id AND voter_id = :voter_id AND target_id = :target_id
+          AND created_at >= :cooldown_since AND cancelled_at IS NULL))
+      AND (SELECT count(*) FROM karma_events
+           WHERE chat_id = :chat_id AND voter_id = :voter_id
+             AND created_at >= :day_start AND cancelled_at IS NULL) < :quota
+    RETURNING id, delta
+)
+INSERT INTO karma_totals AS t (chat_id, user_id, karma, updated_at)
+SELECT :chat_id, :target_id, ev.delta, :now FROM ev
+ON CONFLICT (chat_id, user_id) DO UPDATE
+    SET karma = t.karma + excluded.karma, updated_at = excluded.updated_at
+RETURNING (SELECT id FROM ev), t.karma
+""")
+
+
+def _lock_key(chat_id: int, voter_id: int) -> int:
+    digest = hashlib.blake2b(f"karma:{chat_id}:{voter_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _full_name(user: type[User] | User) -> ColumnElement[str]:
     return func.coalesce(user.first_name + literal(" ") + user.last_name, user.first_name)
 
@@ -82,15 +210,19 @@ class KarmaRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    @property
+    def postgres(self) -> bool:
+        """PostgreSQL gets the vote's fewer, folded statements; SQLite the plain ones."""
+        return self.session.get_bind().dialect.name == "postgresql"
+
     # ------------------------------------------------------------------ vote checks
     async def lock_voter(self, chat_id: int, voter_id: int) -> None:
         """Serialise one voter's votes in a chat until the transaction ends (PostgreSQL;
         SQLite serialises writers already), so the cooldown and quota checks cannot race,
         however many bot replicas run."""
-        if self.session.get_bind().dialect.name != "postgresql":
+        if not self.postgres:
             return
-        digest = hashlib.blake2b(f"karma:{chat_id}:{voter_id}".encode(), digest_size=8).digest()
-        key = int.from_bytes(digest, "big", signed=True)
+        key = _lock_key(chat_id, voter_id)
         await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     async def total(self, chat_id: int, user_id: int) -> float:
@@ -102,17 +234,12 @@ class KarmaRepository:
         return karma or 0.0
 
     async def vote_checks(
-        self,
-        chat_id: int,
-        voter_id: int,
-        target_id: int,
-        *,
-        cooldown_since: datetime,
-        day_start: datetime,
-        ring_since: datetime,
+        self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows
     ) -> VoteChecks:
         """Everything a vote's rules need, in one round trip. Every lookup is on
         (chat_id, voter_id, created_at) or the totals' primary key."""
+        cooldown_since, day_start = windows.cooldown_since, windows.day_start
+        ring_since = windows.ring_since
 
         def events(voter: int, since: datetime) -> Select[int]:
             return (
@@ -142,39 +269,62 @@ class KarmaRepository:
         ).one()
         return VoteChecks(float(row[0] or 0.0), int(row[1]) > 0, int(row[2]), int(row[3]))
 
-    # ------------------------------------------------------------------ writes
-    async def add_event(
+    async def lock_and_check_pg(
+        self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows
+    ) -> VoteChecks:
+        """PostgreSQL, one round trip: take the voter's lock (as `lock_voter`) and read the
+        checks. This statement's snapshot predates the lock, so a vote of the same voter
+        committed while it waited is missed here: `add_vote_pg` checks the cooldown and
+        the quota again, under the lock."""
+        params = {
+            "lock_key": _lock_key(chat_id, voter_id),
+            "chat_id": chat_id,
+            "voter_id": voter_id,
+            "target_id": target_id,
+            **windows.params(),
+        }
+        row = (await self.session.execute(_LOCK_AND_CHECK_PG, params)).one()
+        return VoteChecks(float(row[1] or 0.0), int(row[2]) > 0, int(row[3]), int(row[4]))
+
+    async def add_vote_pg(
         self,
+        vote: NewVote,
+        chat: ChatInfo,
+        voter: UserProfile,
+        target: UserProfile,
+        windows: CheckWindows,
         *,
-        chat_id: int,
-        voter_id: int,
-        target_id: int,
-        source: KarmaSource,
-        direction: int,
-        weight: float,
-        message_id: int | None,
-        vote_message_id: int | None,
-    ) -> tuple[int, float]:
+        cooldown: bool,
+        quota: int,
+    ) -> tuple[int, float, float] | None:
+        """PostgreSQL, one round trip: the chat's and both members' profiles kept current
+        (written only when they changed, as RosterService does), the event row if the
+        cooldown and quota still allow it, and the target's total moved by its delta
+        (atomically). (event id, delta, new total), or None when the rechecks refused."""
+        params: dict[str, Any] = {
+            **vote.params(),
+            "source": vote.source.value,
+            "chat_type": chat.type.value,
+            "chat_title": chat.title,
+            "chat_username": chat.username,
+            "now": utcnow(),
+            "cooldown_on": cooldown,
+            "cooldown_since": windows.cooldown_since,
+            "day_start": windows.day_start,
+            "quota": quota,
+        }
+        for prefix, user in (("v", voter), ("t", target)):
+            params.update({f"{prefix}_{k}": v for k, v in user.model_dump().items()})
+        row = (await self.session.execute(_ADD_VOTE_PG, params)).one_or_none()
+        return None if row is None else (int(row[0]), vote.delta, float(row[1]))
+
+    # ------------------------------------------------------------------ writes
+    async def add_event(self, vote: NewVote) -> tuple[int, float]:
         """Record a vote; returns the event's id and delta."""
-        delta = direction * weight
         # Core, not session.add + flush: a vote is a hot path and needs no ORM object.
-        event_id = await self.session.scalar(
-            _ADD_EVENT,
-            {
-                "chat_id": chat_id,
-                "voter_id": voter_id,
-                "target_id": target_id,
-                "source": source,
-                "direction": direction,
-                "weight": weight,
-                "delta": delta,
-                "message_id": message_id,
-                "vote_message_id": vote_message_id,
-                "created_at": utcnow(),
-            },
-        )
+        event_id = await self.session.scalar(_ADD_EVENT, {**vote.params(), "created_at": utcnow()})
         assert event_id is not None
-        return event_id, delta
+        return event_id, vote.delta
 
     async def add_to_total(self, chat_id: int, user_id: int, delta: float) -> float:
         """karma = karma + delta in one atomic upsert; returns the new total."""
@@ -198,32 +348,146 @@ class KarmaRepository:
         )
         return result.scalar_one_or_none() is not None
 
-    async def restrict(self, chat_id: int, user_id: int, event_id: int, until: datetime) -> None:
+    # ------------------------------------------------------------------ sanctions
+    async def counted_sanctions(self, chat_id: int, user_id: int) -> int:
+        """Escalation steps the member had in the chat; those undone by undo do not count."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(KarmaRestriction)
+            .where(
+                KarmaRestriction.chat_id == chat_id,
+                KarmaRestriction.user_id == user_id,
+                or_(
+                    KarmaRestriction.lift_reason.is_(None),
+                    KarmaRestriction.lift_reason != KarmaLift.UNDO,
+                ),
+            )
+        )
+        return int(count or 0)
+
+    async def add_sanction(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        event_id: int,
+        step: int,
+        kind: KarmaSanction,
+        until: datetime | None,
+    ) -> int:
+        sanction = KarmaRestriction(
+            chat_id=chat_id,
+            user_id=user_id,
+            event_id=event_id,
+            step=step,
+            kind=kind,
+            until=until,
+            created_at=utcnow(),
+        )
+        self.session.add(sanction)
+        await self.session.flush()
+        return sanction.id
+
+    async def lift_sanction_of_event(
+        self, event_id: int, at: datetime, by: int
+    ) -> KarmaRestriction | None:
+        """Lift what this vote triggered (it stops counting for the escalation); the row
+        as it was, or None when the vote triggered nothing still standing."""
+        return await self._lift(KarmaRestriction.event_id == event_id, at, by, KarmaLift.UNDO)
+
+    async def current_sanction(
+        self, chat_id: int, user_id: int, now: datetime
+    ) -> KarmaRestriction | None:
+        """The member's sanction in force: not lifted, not expired."""
+        return await self.session.scalar(
+            select(KarmaRestriction)
+            .where(
+                KarmaRestriction.chat_id == chat_id,
+                KarmaRestriction.user_id == user_id,
+                KarmaRestriction.lifted_at.is_(None),
+                or_(KarmaRestriction.until.is_(None), KarmaRestriction.until > now),
+            )
+            .order_by(KarmaRestriction.created_at.desc(), KarmaRestriction.id.desc())
+            .limit(1)
+        )
+
+    async def pardon(self, sanction_id: int, at: datetime, by: int) -> KarmaRestriction | None:
+        return await self._lift(KarmaRestriction.id == sanction_id, at, by, KarmaLift.PARDON)
+
+    async def _lift(
+        self, where: ColumnElement[bool], at: datetime, by: int, reason: KarmaLift
+    ) -> KarmaRestriction | None:
+        """Only one caller lifts a sanction (the UPDATE's WHERE decides)."""
+        return await self.session.scalar(
+            update(KarmaRestriction)
+            .where(where, KarmaRestriction.lifted_at.is_(None))
+            .values(lifted_at=at, lifted_by=by, lift_reason=reason)
+            .returning(KarmaRestriction)
+        )
+
+    # ------------------------------------------------------------------ reactions
+    async def reactions_enabled(self, chat_id: int) -> bool:
+        on = await self.session.scalar(select(Chat.karma_reactions).where(Chat.id == chat_id))
+        return bool(on)
+
+    async def set_reactions(self, chat_id: int, on: bool) -> None:
+        await self.session.execute(
+            update(Chat).where(Chat.id == chat_id).values(karma_reactions=on, updated_at=utcnow())
+        )
+
+    async def remember_author(self, chat_id: int, message_id: int, user_id: int) -> None:
         values = {
             "chat_id": chat_id,
+            "message_id": message_id,
             "user_id": user_id,
-            "event_id": event_id,
-            "until": until,
             "created_at": utcnow(),
-            "lifted_at": None,
         }
         await upsert(
             self.session,
-            KarmaRestriction,
+            KarmaMessageAuthor,
             values,
-            conflict=["chat_id", "user_id"],
-            update=["event_id", "until", "created_at", "lifted_at"],
+            conflict=["chat_id", "message_id"],
+            update=["user_id"],
+            unless_same=["user_id"],
         )
 
-    async def lift_restriction(self, event_id: int, at: datetime) -> bool:
-        """Lift the restriction this vote caused, if it still stands."""
-        result = await self.session.execute(
-            update(KarmaRestriction)
-            .where(KarmaRestriction.event_id == event_id, KarmaRestriction.lifted_at.is_(None))
-            .values(lifted_at=at)
-            .returning(KarmaRestriction.user_id)
+    async def reaction_target(self, chat_id: int, message_id: int) -> User | None:
+        """The author of a remembered message, if the chat counts reactions."""
+        return await self.session.scalar(
+            select(User)
+            .join(KarmaMessageAuthor, KarmaMessageAuthor.user_id == User.id)
+            .join(Chat, Chat.id == KarmaMessageAuthor.chat_id)
+            .where(
+                KarmaMessageAuthor.chat_id == chat_id,
+                KarmaMessageAuthor.message_id == message_id,
+                Chat.karma_reactions.is_(True),
+            )
         )
-        return result.scalar_one_or_none() is not None
+
+    async def live_reaction(
+        self, chat_id: int, voter_id: int, message_id: int
+    ) -> KarmaEvent | None:
+        """The standing reaction vote of this voter on this message."""
+        return await self.session.scalar(
+            select(KarmaEvent)
+            .where(
+                KarmaEvent.chat_id == chat_id,
+                KarmaEvent.voter_id == voter_id,
+                KarmaEvent.message_id == message_id,
+                KarmaEvent.source == KarmaSource.REACTION,
+                KarmaEvent.cancelled_at.is_(None),
+            )
+            .order_by(KarmaEvent.id.desc())
+            .limit(1)
+        )
+
+    async def prune_authors(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(KarmaMessageAuthor)
+            .where(KarmaMessageAuthor.created_at < before)
+            .returning(KarmaMessageAuthor.message_id)
+        )
+        return len(result.all())
 
     # ------------------------------------------------------------------ reading
     def _ranked(self, chat_id: int, since: datetime | None) -> Select[tuple[int, float, int]]:

@@ -14,11 +14,26 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
+from bot.db.enums import KarmaSanction, KarmaSource
+from bot.db.models import KarmaEvent, KarmaRestriction
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
+from bot.i18n import N_
 from bot.log import get_logger
-from bot.repositories.karma import HistoryRow, KarmaRepository, RankedMember
-from bot.services.dto import VoteRequest
-from bot.services.karma_rules import ring_factor, vote_weight
+from bot.repositories.karma import (
+    CheckWindows,
+    HistoryRow,
+    KarmaRepository,
+    NewVote,
+    RankedMember,
+    VoteChecks,
+)
+from bot.services.dto import ChatInfo, UserProfile, VoteRequest
+from bot.services.karma_rules import (
+    escalation_step,
+    parse_escalation,
+    ring_factor,
+    vote_weight,
+)
 from bot.services.roster import RosterService
 from bot.settings import Settings
 
@@ -39,7 +54,16 @@ class VoteResult:
     delta: float  # what this vote moved it by (direction * weight)
     weight: float
     ring_factor: float  # 1.0 unless reciprocal votes damped it
-    restricted_until: datetime | None = None  # this vote made the target read-only
+    sanction: Sanction | None = None  # this vote pushed the target down a step
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    """An escalation step to apply (or lift) in Telegram."""
+
+    kind: KarmaSanction
+    until: datetime | None  # None: a ban (until lifted)
+    step: int  # 0-based index in KARMA__ESCALATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +73,20 @@ class CancelResult:
     target_name: str
     total: float
     delta: float  # the cancelled vote's delta, now subtracted
-    lift_restriction: bool = False  # the vote had made the target read-only: lift it
+    lifted: Sanction | None = None  # what the vote had triggered, still standing: lift it
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionResult:
+    vote: VoteResult | None  # the reaction's new vote, if one was cast
+    withdrawn: CancelResult | None  # the earlier reaction vote, cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class PardonResult:
+    user_id: int
+    name: str
+    lifted: Sanction
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +117,7 @@ class KarmaService:
 
     def ensure_enabled(self) -> None:
         if not self.settings.enabled:
-            raise FeatureUnavailableError("Karma is switched off here.")
+            raise FeatureUnavailableError(N_("Karma is switched off here."))
 
     async def vote(self, request: VoteRequest, *, now: datetime | None = None) -> VoteResult:
         """Cast a vote and commit it; refusals raise `UserFacingError` and change nothing."""
@@ -89,27 +126,21 @@ class KarmaService:
         cfg = self.settings
         chat_id, voter, target = request.chat.id, request.voter, request.target
         if voter.id == target.id:
-            raise UserFacingError("You cannot vote for yourself.")
+            raise UserFacingError(N_("You cannot vote for yourself."))
         if target.is_bot:
-            raise UserFacingError("Bots have no karma.")
+            raise UserFacingError(N_("Bots have no karma."))
 
-        await self.repo.lock_voter(chat_id, voter.id)
-        checks = await self.repo.vote_checks(
-            chat_id,
-            voter.id,
-            target.id,
+        windows = CheckWindows(
             cooldown_since=now - timedelta(seconds=cfg.cooldown_s),
             day_start=now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
             ring_since=now - timedelta(hours=cfg.ring_window_h),
         )
-        if request.direction < 0 and checks.voter_karma <= 0:
-            raise NotAllowedError("You need positive karma to downvote.")
-        if cfg.cooldown_s and checks.in_cooldown:
-            raise UserFacingError(f"You voted for {target.full_name} recently; try again later.")
-        if checks.cast_today >= cfg.daily_quota:
-            raise UserFacingError(
-                f"You have used all {cfg.daily_quota} of today's votes in this chat."
-            )
+        if self.repo.postgres:  # the voter's lock and the checks in one round trip
+            checks = await self.repo.lock_and_check_pg(chat_id, voter.id, target.id, windows)
+        else:
+            await self.repo.lock_voter(chat_id, voter.id)
+            checks = await self.repo.vote_checks(chat_id, voter.id, target.id, windows)
+        self._refuse(request, checks)
 
         weight = vote_weight(checks.voter_karma, cfg.weight_floor, cfg.weight_cap)
         factor = 1.0
@@ -117,10 +148,7 @@ class KarmaService:
             factor = ring_factor(checks.reciprocal_upvotes, cfg.ring_damping, cfg.ring_min_factor)
         weight *= factor
 
-        await self.roster.remember_chat(request.chat)
-        await self.roster.remember_user(voter)
-        await self.roster.remember_user(target)
-        event_id, delta = await self.repo.add_event(
+        vote = NewVote(
             chat_id=chat_id,
             voter_id=voter.id,
             target_id=target.id,
@@ -130,11 +158,31 @@ class KarmaService:
             message_id=request.message_id,
             vote_message_id=request.vote_message_id,
         )
-        total = await self.repo.add_to_total(chat_id, target.id, delta)
-        restricted_until = None
+        if self.repo.postgres:  # profiles, event and total in one round trip
+            added = await self.repo.add_vote_pg(
+                vote,
+                request.chat,
+                voter,
+                target,
+                windows,
+                cooldown=cfg.cooldown_s > 0,
+                quota=cfg.daily_quota,
+            )
+            if added is None:  # a vote of this voter got in while this one waited
+                self._refuse(
+                    request, await self.repo.vote_checks(chat_id, voter.id, target.id, windows)
+                )
+                raise RuntimeError("the rechecks refused what fresh checks allow")
+            event_id, delta, total = added
+        else:
+            await self.roster.remember_chat(request.chat)
+            await self.roster.remember_user(voter)
+            await self.roster.remember_user(target)
+            event_id, delta = await self.repo.add_event(vote)
+            total = await self.repo.add_to_total(chat_id, target.id, delta)
+        sanction = None
         if delta < 0 and total <= cfg.restrict_below < total - delta:  # crossed just now
-            restricted_until = now + timedelta(days=cfg.restrict_days)
-            await self.repo.restrict(chat_id, target.id, event_id, restricted_until)
+            sanction = await self._escalate(chat_id, target.id, event_id, total, now)
         await self.session.commit()  # durable before the reply offers to cancel it
         # The event row is the audit record; the log line is for debugging only.
         log.debug(
@@ -145,17 +193,53 @@ class KarmaService:
             ring_factor=factor,
             total=total,
         )
-        if restricted_until is not None:
-            log.warning(
-                "karma fell below the limit: member restricted",
-                event_id=event_id,
-                target_id=target.id,
-                total=total,
-                until=restricted_until.isoformat(),
-            )
         return VoteResult(
-            event_id, target.id, target.full_name, total, delta, weight, factor, restricted_until
+            event_id, target.id, target.full_name, total, delta, weight, factor, sanction
         )
+
+    def _refuse(self, request: VoteRequest, checks: VoteChecks) -> None:
+        """Raise the refusal the checks call for, if any."""
+        cfg = self.settings
+        if request.direction < 0 and checks.voter_karma <= 0:
+            raise NotAllowedError(N_("You need positive karma to downvote."))
+        if cfg.cooldown_s and checks.in_cooldown:
+            raise UserFacingError(
+                N_("You voted for {name} recently; try again later."),
+                name=request.target.full_name,
+            )
+        if checks.cast_today >= cfg.daily_quota:
+            raise UserFacingError(
+                N_("You have used all {quota} of today's votes in this chat."),
+                quota=cfg.daily_quota,
+            )
+
+    async def _escalate(
+        self, chat_id: int, user_id: int, event_id: int, total: float, now: datetime
+    ) -> Sanction:
+        """The next step of the ladder for a member whose karma just fell to the limit."""
+        earlier = await self.repo.counted_sanctions(chat_id, user_id)
+        index, step = escalation_step(parse_escalation(self.settings.escalation), earlier)
+        until = now + step.duration if step.duration is not None else None
+        await self.repo.add_sanction(
+            chat_id=chat_id,
+            user_id=user_id,
+            event_id=event_id,
+            step=index,
+            kind=step.kind,
+            until=until,
+        )
+        log.warning(
+            "karma fell to the limit: sanction",
+            chat_id=chat_id,
+            event_id=event_id,
+            target_id=user_id,
+            total=total,
+            step=index,
+            kind=step.kind.value,
+            earlier=earlier,
+            until=until.isoformat() if until else None,
+        )
+        return Sanction(step.kind, until, index)
 
     async def cancel(
         self, event_id: int, user_id: int, *, now: datetime | None = None
@@ -165,28 +249,130 @@ class KarmaService:
         now = now or utcnow()
         event = await self.repo.get_event(event_id)
         if event is None:
-            raise UserFacingError("This vote no longer exists.")
+            raise UserFacingError(N_("This vote no longer exists."))
         if event.voter_id != user_id:
-            raise NotAllowedError("Only the voter can cancel this vote.")
+            raise NotAllowedError(N_("Only the voter can cancel this vote."))
         if event.cancelled_at is not None:
-            raise UserFacingError("This vote is already cancelled.")
+            raise UserFacingError(N_("This vote is already cancelled."))
         if now - event.created_at > timedelta(seconds=self.settings.undo_window_s):
-            raise UserFacingError("Too late: a vote can be cancelled only soon after it.")
-        if not await self.repo.cancel_event(event_id, now):
-            raise UserFacingError("This vote is already cancelled.")
-        total = await self.repo.add_to_total(event.chat_id, event.target_id, -event.delta)
-        lift = await self.repo.lift_restriction(event_id, now)
+            raise UserFacingError(N_("Too late: a vote can be cancelled only soon after it."))
+        cancelled = await self._reverse(event, now, user_id)
+        if cancelled is None:
+            raise UserFacingError(N_("This vote is already cancelled."))
         await self.session.commit()
+        return cancelled
+
+    async def _reverse(self, event: KarmaEvent, now: datetime, by: int) -> CancelResult | None:
+        """Cancel a vote exactly: its delta off the total, its sanction lifted. None when
+        it was cancelled already (only one caller wins)."""
+        if not await self.repo.cancel_event(event.id, now):
+            return None
+        total = await self.repo.add_to_total(event.chat_id, event.target_id, -event.delta)
+        row = await self.repo.lift_sanction_of_event(event.id, now, by)
+        lifted = _in_force(row, now)
         target = await self.roster.get_user(event.target_id)
         name = _name(target.first_name, target.last_name) if target else str(event.target_id)
         log.info(
             "karma vote cancelled",
-            event_id=event_id,
+            event_id=event.id,
+            source=event.source.value,
             delta=event.delta,
             total=total,
-            restriction_lifted=lift,
+            sanction_lifted=lifted.kind.value if lifted else None,
         )
-        return CancelResult(event_id, event.target_id, name, total, event.delta, lift)
+        return CancelResult(event.id, event.target_id, name, total, event.delta, lifted)
+
+    # ------------------------------------------------------------------ reactions
+    async def reactions_enabled(self, chat_id: int) -> bool:
+        return self.settings.enabled and await self.repo.reactions_enabled(chat_id)
+
+    async def set_reactions(self, chat: ChatInfo, on: bool) -> None:
+        """Switch reaction votes in a chat (the caller checks the admin's rights)."""
+        self.ensure_enabled()
+        await self.roster.remember_chat(chat)
+        await self.repo.set_reactions(chat.id, on)
+        await self.session.commit()
+        log.info("karma reactions switched", chat_id=chat.id, on=on)
+
+    async def remember_author(
+        self, chat_id: int, author: UserProfile, message_id: int, *, prune: bool = False
+    ) -> None:
+        """Note who wrote a message in a chat that counts reactions (a reaction update
+        does not say). With `prune`, forget authors older than the reaction window."""
+        await self.roster.remember_user(author)
+        await self.repo.remember_author(chat_id, message_id, author.id)
+        if prune:
+            before = utcnow() - timedelta(hours=self.settings.reaction_window_h)
+            pruned = await self.repo.prune_authors(before)
+            log.debug("karma message authors pruned", rows=pruned)
+        await self.session.commit()
+
+    async def react(
+        self,
+        chat: ChatInfo,
+        voter: UserProfile,
+        message_id: int,
+        old: int,
+        new: int,
+        *,
+        now: datetime | None = None,
+    ) -> ReactionResult | None:
+        """A member's reactions on a message changed from voting `old` to `new` (+1, -1
+        or 0): withdraw the earlier reaction vote exactly, cast the new one. Refusals are
+        silent (logged at debug): a reaction is no place to answer. None when the chat
+        counts no reactions or the message's author is not remembered."""
+        if not self.settings.enabled or old == new:
+            return None
+        now = now or utcnow()
+        author = await self.repo.reaction_target(chat.id, message_id)
+        if author is None:
+            return None
+        withdrawn = None
+        if old:
+            event = await self.repo.live_reaction(chat.id, voter.id, message_id)
+            if event is not None:
+                withdrawn = await self._reverse(event, now, voter.id)
+        vote = None
+        if new:
+            request = VoteRequest(
+                chat=chat,
+                voter=voter,
+                target=UserProfile.model_validate(author, from_attributes=True),
+                direction=1 if new > 0 else -1,
+                source=KarmaSource.REACTION,
+                message_id=message_id,
+            )
+            try:
+                vote = await self.vote(request, now=now)
+            except UserFacingError as refusal:
+                log.debug("karma reaction refused", chat_id=chat.id, reason=refusal.text)
+        await self.session.commit()
+        return ReactionResult(vote, withdrawn)
+
+    async def pardon(
+        self, chat_id: int, user_id: int, moderator_id: int, *, now: datetime | None = None
+    ) -> PardonResult:
+        """A moderator lifts the member's sanction in force. It still counts for the
+        escalation (unlike an undone vote's). The caller checks the moderator's rights."""
+        self.ensure_enabled()
+        now = now or utcnow()
+        user = await self.roster.get_user(user_id)
+        name = _name(user.first_name, user.last_name) if user else str(user_id)
+        current = await self.repo.current_sanction(chat_id, user_id, now)
+        lifted = await self.repo.pardon(current.id, now, moderator_id) if current else None
+        sanction = _in_force(lifted, now)
+        if sanction is None:
+            raise UserFacingError(N_("{name} has no karma sanction to lift."), name=name)
+        await self.session.commit()
+        log.warning(
+            "karma sanction pardoned",
+            chat_id=chat_id,
+            target_id=user_id,
+            moderator_id=moderator_id,
+            step=sanction.step,
+            kind=sanction.kind.value,
+        )
+        return PardonResult(user_id, name, sanction)
 
     async def standing(self, chat_id: int, user_id: int) -> KarmaStanding:
         self.ensure_enabled()
@@ -212,6 +398,12 @@ class KarmaService:
     async def history(self, chat_id: int, target_id: int) -> list[HistoryRow]:
         self.ensure_enabled()
         return await self.repo.history(chat_id, target_id, HISTORY_SIZE)
+
+
+def _in_force(row: KarmaRestriction | None, now: datetime) -> Sanction | None:
+    if row is None or (row.until is not None and row.until <= now):
+        return None
+    return Sanction(row.kind, row.until, row.step)
 
 
 def _name(first: str, last: str | None) -> str:

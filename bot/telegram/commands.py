@@ -29,6 +29,8 @@ GROUP_COMMANDS = [
     ("karma", N_("Your karma, or as a reply someone else's")),
     ("top", N_("Karma leaderboard: week, month or all")),
     ("karma_history", N_("Admins: reply to see a member's votes")),
+    ("karma_pardon", N_("Admins: reply to lift a member's karma sanction")),
+    ("karma_reactions", N_("Admins: count 👍/👎 reactions as votes, on or off")),
     ("whoami", N_("Your profile card, or as a reply someone else's")),
 ]
 

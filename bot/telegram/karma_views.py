@@ -1,20 +1,40 @@
-"""Karma's user-facing texts and keyboards (one module, ready to move to gettext)."""
+"""Karma's user-facing texts and keyboards, in the reader's language (gettext)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from aiogram import html
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.db.enums import KarmaSanction
+from bot.i18n import N_, _
 from bot.repositories.karma import HistoryRow, RankedMember
-from bot.services.karma import CancelResult, KarmaStanding, Leaderboard, VoteResult
+from bot.services.karma import (
+    CancelResult,
+    KarmaStanding,
+    Leaderboard,
+    PardonResult,
+    Sanction,
+    VoteResult,
+)
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
 
-PERIOD_TITLES = {"week": "this week", "month": "the last 30 days", "all": "all time"}
-GROUPS_ONLY = "Karma lives in group chats: use this command in one."
-TOP_USAGE = "Use /top, /top week, /top month or /top all."
-HISTORY_USAGE = "Reply to a member's message with /karma_history to see their votes."
-ADMINS_ONLY = "Only chat admins can see karma history."
-CANCELLED_ALERT = "Vote cancelled."
+# Marked here, translated where raised (UserFacingError) or shown.
+GROUPS_ONLY = N_("Karma lives in group chats: use this command in one.")
+TOP_USAGE = N_("Use /top, /top week, /top month or /top all.")
+HISTORY_USAGE = N_("Reply to a member's message with /karma_history to see their votes.")
+ADMINS_ONLY = N_("Only chat admins can see karma history.")
+PARDON_ADMINS_ONLY = N_("Only chat admins can lift karma sanctions.")
+REACTIONS_ADMINS_ONLY = N_("Only chat admins can switch reaction votes.")
+PARDON_USAGE = N_(
+    "Reply to a member's message with /karma_pardon, or send /karma_pardon with their user id."
+)
+
+
+def period_title(period: str) -> str:
+    titles = {"week": _("this week"), "month": _("the last 30 days"), "all": _("all time")}
+    return titles[period]
 
 
 def num(value: float) -> str:
@@ -27,40 +47,76 @@ def signed(value: float) -> str:
     return text if text.startswith("-") else f"+{text}"
 
 
+def _when(at: datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M}"
+
+
 def vote_text(result: VoteResult) -> str:
-    text = f"{html.quote(result.target_name)}'s karma: {num(result.total)} ({signed(result.delta)})"
+    name = html.quote(result.target_name)
+    text = _("{name}'s karma: {total} ({delta})").format(
+        name=name, total=num(result.total), delta=signed(result.delta)
+    )
     if result.ring_factor < 1:
-        text += f"\nWeight reduced to ×{result.ring_factor:g}: you two vote for each other a lot."
-    if result.restricted_until is not None:
-        text += (
-            f"\n{html.quote(result.target_name)} is read-only until "
-            f"{result.restricted_until:%Y-%m-%d %H:%M} UTC: karma too low."
+        text += "\n" + _("Weight reduced to ×{factor}: you two vote for each other a lot.").format(
+            factor=f"{result.ring_factor:g}"
         )
+    if result.sanction is not None:
+        text += "\n" + sanction_text(result.target_name, result.sanction)
     return text
+
+
+def sanction_text(name: str, sanction: Sanction) -> str:
+    who = html.quote(name)
+    if sanction.until is None:
+        return _("{name} is banned: karma too low (step {step}).").format(
+            name=who, step=sanction.step + 1
+        )
+    return _("{name} is read-only until {until} UTC: karma too low (step {step}).").format(
+        name=who, until=_when(sanction.until), step=sanction.step + 1
+    )
+
+
+def lifted_text(name: str, sanction: Sanction) -> str:
+    who = html.quote(name)
+    if sanction.kind is KarmaSanction.BAN:
+        return _("{name} is unbanned and may rejoin.").format(name=who)
+    return _("{name} may write again.").format(name=who)
 
 
 def vote_keyboard(event_id: int) -> InlineKeyboardMarkup:
     data = KarmaCallback(action=KarmaAction.CANCEL, event_id=event_id).pack()
     return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text="Cancel", callback_data=data)]]
+        inline_keyboard=[[InlineKeyboardButton(text=_("Cancel"), callback_data=data)]]
     )
+
+
+def cancelled_alert() -> str:
+    return _("Vote cancelled.")
 
 
 def cancelled_text(result: CancelResult) -> str:
-    text = (
-        f"Vote cancelled ({signed(-result.delta)}). "
-        f"{html.quote(result.target_name)}'s karma: {num(result.total)}"
+    name = html.quote(result.target_name)
+    text = _("Vote cancelled ({delta}). {name}'s karma: {total}").format(
+        delta=signed(-result.delta), name=name, total=num(result.total)
     )
-    if result.lift_restriction:
-        text += f"\n{html.quote(result.target_name)} may write again."
+    if result.lifted is not None:
+        text += "\n" + lifted_text(result.target_name, result.lifted)
     return text
+
+
+def pardon_text(result: PardonResult) -> str:
+    return (
+        _("Karma sanction lifted by a moderator.") + "\n" + lifted_text(result.name, result.lifted)
+    )
 
 
 def standing_text(name: str, standing: KarmaStanding) -> str:
     who = html.quote(name)
     if standing.rank is None:
-        return f"{who} has no karma in this chat yet."
-    return f"{who}'s karma: {num(standing.karma)} (rank {standing.rank} of {standing.ranked})"
+        return _("{name} has no karma in this chat yet.").format(name=who)
+    return _("{name}'s karma: {karma} (rank {rank} of {ranked})").format(
+        name=who, karma=num(standing.karma), rank=standing.rank, ranked=standing.ranked
+    )
 
 
 def _row(member: RankedMember) -> str:
@@ -68,12 +124,12 @@ def _row(member: RankedMember) -> str:
 
 
 def top_text(board: Leaderboard) -> str:
-    title = f"<b>Top karma, {PERIOD_TITLES[board.period]}</b>"
+    title = "<b>{}</b>".format(_("Top karma, {period}").format(period=period_title(board.period)))
     if not board.top:
-        return f"{title}\nNo votes yet."
+        return f"{title}\n" + _("No votes yet.")
     lines = [title, *(_row(m) for m in board.top)]
     if board.me is not None:
-        lines += ["…", f"You: {_row(board.me)}"]
+        lines += ["…", _("You: {row}").format(row=_row(board.me))]
     return "\n".join(lines)
 
 
@@ -86,17 +142,32 @@ def message_link(chat_id: int, message_id: int | None) -> str | None:
 
 
 def history_text(name: str, chat_id: int, rows: list[HistoryRow]) -> str:
-    title = f"<b>Karma history of {html.quote(name)}</b> (last {len(rows)})"
+    who = html.quote(name)
     if not rows:
-        return f"No karma votes for {html.quote(name)} in this chat."
+        return _("No karma votes for {name} in this chat.").format(name=who)
+    title = _("<b>Karma history of {name}</b> (last {count})").format(name=who, count=len(rows))
     lines = [title]
     for row in rows:
-        line = (
-            f"{row.created_at:%Y-%m-%d %H:%M} {signed(row.delta)} from {html.quote(row.voter_name)}"
+        line = _("{when} {delta} from {voter}").format(
+            when=_when(row.created_at), delta=signed(row.delta), voter=html.quote(row.voter_name)
         )
         if (link := message_link(chat_id, row.message_id)) is not None:
-            line += f' — <a href="{html.quote(link)}">message</a>'
+            line += ' — <a href="{}">{}</a>'.format(html.quote(link), _("message"))
         if row.cancelled:
-            line += " (cancelled)"
+            line += " " + _("(cancelled)")
         lines.append(line)
     return "\n".join(lines)
+
+
+def reactions_state_text(on: bool) -> str:
+    state = _("Reaction votes are on in this chat.") if on else _("Reaction votes are off.")
+    return state + "\n" + _("Use /karma_reactions on or /karma_reactions off.")
+
+
+def reactions_switched_text(on: bool) -> str:
+    if not on:
+        return _("Reaction votes are off: only replies vote now.")
+    return _(
+        "Reaction votes are on: 👍 and 👎 on a message vote like + and -, and removing "
+        "the reaction cancels the vote. I must be an admin here to see reactions."
+    )

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from bot.services.karma_rules import VoteDirection, parse_vote, ring_factor, vote_weight
+from bot.db.enums import KarmaSanction
+from bot.services.karma_rules import (
+    VoteDirection,
+    escalation_step,
+    parse_escalation,
+    parse_vote,
+    reaction_direction,
+    ring_factor,
+    vote_weight,
+)
 
 UP, DOWN = VoteDirection.UP, VoteDirection.DOWN
 
@@ -71,3 +82,22 @@ def test_vote_weight_uses_the_configured_bounds() -> None:
 )
 def test_ring_factor_compounds_down_to_the_minimum(n: int, factor: float) -> None:
     assert ring_factor(n, 0.5, 0.1) == pytest.approx(factor)
+
+
+@pytest.mark.parametrize(
+    ("emojis", "direction"),
+    [([], 0), (["👍"], 1), (["👎"], -1), (["👍", "👎"], 0), (["🔥", "👍"], 1), (["❤"], 0)],
+)
+def test_reaction_direction(emojis: list[str], direction: int) -> None:
+    assert reaction_direction(emojis) == direction
+
+
+def test_parse_escalation_and_its_steps() -> None:
+    ladder = parse_escalation(" 30m, 12H ,7d,ban")
+    assert [(s.kind, s.duration) for s in ladder] == [
+        (KarmaSanction.READ_ONLY, timedelta(minutes=30)),
+        (KarmaSanction.READ_ONLY, timedelta(hours=12)),
+        (KarmaSanction.READ_ONLY, timedelta(days=7)),
+        (KarmaSanction.BAN, None),
+    ]
+    assert [escalation_step(ladder, n)[0] for n in range(6)] == [0, 1, 2, 3, 3, 3]

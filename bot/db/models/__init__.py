@@ -1,7 +1,7 @@
 """All ORM models; importing this package registers them on `Base.metadata`."""
 
 from bot.db.models.application import Application, ApplicationAnswer, ApplicationEvent
-from bot.db.models.karma import KarmaEvent, KarmaRestriction, KarmaTotal
+from bot.db.models.karma import KarmaEvent, KarmaMessageAuthor, KarmaRestriction, KarmaTotal
 from bot.db.models.roster import Chat, Membership, User
 from bot.db.models.transcription import TranscriptionJob
 
@@ -11,6 +11,7 @@ __all__ = [
     "ApplicationEvent",
     "Chat",
     "KarmaEvent",
+    "KarmaMessageAuthor",
     "KarmaRestriction",
     "KarmaTotal",
     "Membership",

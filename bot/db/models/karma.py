@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, utcnow
-from bot.db.enums import KarmaSource, str_enum
+from bot.db.enums import KarmaLift, KarmaSanction, KarmaSource, str_enum
 
 
 class KarmaEvent(Base):
@@ -50,23 +50,49 @@ class KarmaTotal(Base):
 
 
 class KarmaRestriction(Base):
-    """A member restricted to read-only because their karma fell to KARMA__RESTRICT_BELOW;
-    `event_id` is the vote that did it (undoing that vote lifts the restriction)."""
+    """One step of the negative-karma escalation applied to a member: read-only until
+    `until`, or a ban (`until` None). `step` is its index in KARMA__ESCALATION, chosen by
+    how many earlier sanctions the member had in the chat (those lifted by undo do not
+    count). `event_id` is the vote that triggered it; undoing that vote lifts it."""
 
     __tablename__ = "karma_restrictions"
 
-    chat_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("chats.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"),
         ForeignKey("karma_events.id", ondelete="SET NULL"),
     )
-    until: Mapped[datetime]
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    kind: Mapped[KarmaSanction] = mapped_column(
+        str_enum(KarmaSanction), default=KarmaSanction.READ_ONLY, server_default="read_only"
+    )
+    until: Mapped[datetime | None]  # None: until lifted (a ban)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     lifted_at: Mapped[datetime | None]
+    # Who lifted it: the voter (undo) or the moderator (pardon); no FK, a configured
+    # moderator id need not be a known user.
+    lifted_by: Mapped[int | None] = mapped_column(BigInteger)
+    lift_reason: Mapped[KarmaLift | None] = mapped_column(str_enum(KarmaLift))
 
-    __table_args__ = (Index("ix_karma_restrictions_event_id", "event_id"),)
+    __table_args__ = (
+        Index("ix_karma_restrictions_event_id", "event_id"),
+        Index("ix_karma_restrictions_chat_user_created", "chat_id", "user_id", "created_at"),
+    )
+
+
+class KarmaMessageAuthor(Base):
+    """Who wrote a recent message in a chat with reaction votes on: a `message_reaction`
+    update names the message, not its author. Pruned by age (KARMA__REACTION_WINDOW_H)."""
+
+    __tablename__ = "karma_message_authors"
+
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_karma_message_authors_created_at", "created_at"),)

@@ -24,6 +24,7 @@ def feature_routers() -> list[Router]:
     # fallback last: it answers commands no feature claimed.
     return [
         errors.create_router(),
+        karma.create_reactions_router(),  # observes every message: see its docstring
         # before start and voice: /start apply, and voice notes that answer a question
         applications.create_router(),
         moderation.create_router(),

@@ -1,20 +1,33 @@
 """Karma in groups: "+"/"thanks"/"👎" replies vote, a Cancel button undoes, /karma, /top
-and /karma_history read. The rules are KarmaService's."""
+and /karma_history read, /karma_pardon lifts a sanction; where /karma_reactions is on,
+👍/👎 reactions vote silently. The rules are KarmaService's."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, ChatPermissions, Message, User
+from aiogram.types import (
+    CallbackQuery,
+    ChatPermissions,
+    Message,
+    MessageReactionUpdated,
+    ReactionTypeEmoji,
+    TelegramObject,
+    User,
+)
 
+from bot.db.enums import KarmaSanction
 from bot.errors import NotAllowedError, UserFacingError
 from bot.log import get_logger
 from bot.services import Services
 from bot.services.dto import VoteRequest
-from bot.services.karma import Period
+from bot.services.karma import Period, Sanction
+from bot.services.karma_rules import reaction_direction
 from bot.settings import Settings
 from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile
@@ -42,10 +55,8 @@ async def on_vote(message: Message, vote: VoteIntent, services: Services, bot: B
         )
     )
     await message.reply(views.vote_text(result), reply_markup=views.vote_keyboard(result.event_id))
-    if result.restricted_until is not None:
-        await _set_read_only(
-            bot, message.chat.id, result.target_id, READ_ONLY, result.restricted_until
-        )
+    if result.sanction is not None:
+        await apply_sanction(bot, message.chat.id, result.target_id, result.sanction)
 
 
 async def on_cancel(
@@ -54,23 +65,119 @@ async def on_cancel(
     result = await services.karma.cancel(callback_data.event_id, query.from_user.id)
     if isinstance(query.message, Message):
         await query.message.edit_text(views.cancelled_text(result), reply_markup=None)
-        if result.lift_restriction:
-            await _set_read_only(bot, query.message.chat.id, result.target_id, FULL, None)
-    await query.answer(views.CANCELLED_ALERT)
+        if result.lifted is not None:
+            await lift_sanction(bot, query.message.chat.id, result.target_id, result.lifted)
+    await query.answer(views.cancelled_alert())
 
 
-async def _set_read_only(
-    bot: Bot, chat_id: int, user_id: int, permissions: ChatPermissions, until: datetime | None
+async def cmd_karma_pardon(
+    message: Message, command: CommandObject, services: Services, bot: Bot, settings: Settings
 ) -> None:
-    """Restrict or free a member; the vote stands (it is committed) if Telegram refuses,
-    e.g. when the bot is not an admin allowed to restrict members."""
-    action = "lifted" if until is None else "restricted"
-    try:
-        await bot.restrict_chat_member(chat_id, user_id, permissions, until_date=until)
-    except TelegramAPIError as error:
-        log.warning("karma restriction failed", action=action, target_id=user_id, error=str(error))
+    assert message.from_user is not None
+    _chat_scoped(message, services)
+    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
+        raise NotAllowedError(views.PARDON_ADMINS_ONLY)
+    member = _replied_member(message)
+    args = (command.args or "").strip()
+    if member is not None and not args:
+        user_id = member.id
+    elif member is None and args.isdigit():
+        user_id = int(args)
+    else:
+        raise UserFacingError(views.PARDON_USAGE)
+    result = await services.karma.pardon(message.chat.id, user_id, message.from_user.id)
+    await lift_sanction(bot, message.chat.id, user_id, result.lifted)
+    await message.reply(views.pardon_text(result))
+
+
+async def cmd_karma_reactions(
+    message: Message,
+    command: CommandObject,
+    services: Services,
+    bot: Bot,
+    settings: Settings,
+    reaction_chats: ReactionAuthors,
+) -> None:
+    assert message.from_user is not None
+    _chat_scoped(message, services)
+    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
+        raise NotAllowedError(views.REACTIONS_ADMINS_ONLY)
+    arg = (command.args or "").strip().lower()
+    if arg not in ("on", "off"):
+        on = await services.karma.reactions_enabled(message.chat.id)
+        await message.reply(views.reactions_state_text(on))
         return
-    log.info("karma restriction applied", action=action, target_id=user_id)
+    await services.karma.set_reactions(chat_info(message.chat), arg == "on")
+    reaction_chats.forget(message.chat.id)
+    await message.reply(views.reactions_switched_text(arg == "on"))
+
+
+async def on_reaction(reaction: MessageReactionUpdated, services: Services, bot: Bot) -> None:
+    """👍/👎 on a message in a chat that counts reactions: silent votes."""
+    if reaction.user is None or reaction.user.is_bot:  # anonymous admins react as the chat
+        return
+    result = await services.karma.react(
+        chat_info(reaction.chat),
+        user_profile(reaction.user),
+        reaction.message_id,
+        reaction_direction(_emojis(reaction.old_reaction)),
+        reaction_direction(_emojis(reaction.new_reaction)),
+    )
+    if result is None:
+        return
+    chat_id = reaction.chat.id
+    if result.withdrawn is not None and result.withdrawn.lifted is not None:
+        await lift_sanction(bot, chat_id, result.withdrawn.target_id, result.withdrawn.lifted)
+    vote = result.vote
+    if vote is not None and vote.sanction is not None:
+        # The one thing worth a message: the member is restricted or banned.
+        await bot.send_message(chat_id, views.sanction_text(vote.target_name, vote.sanction))
+        await apply_sanction(bot, chat_id, vote.target_id, vote.sanction)
+
+
+def _emojis(reactions: Sequence[object]) -> list[str]:
+    return [r.emoji for r in reactions if isinstance(r, ReactionTypeEmoji)]
+
+
+async def apply_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction) -> None:
+    """Restrict or ban in Telegram; the vote and its record stand (they are committed) if
+    Telegram refuses, e.g. when the bot is not an admin allowed to restrict or ban."""
+    try:
+        if sanction.kind is KarmaSanction.BAN:
+            await bot.ban_chat_member(chat_id, user_id)
+        else:
+            await bot.restrict_chat_member(chat_id, user_id, READ_ONLY, until_date=sanction.until)
+    except TelegramAPIError as error:
+        log.warning(
+            "karma sanction refused by Telegram",
+            chat_id=chat_id,
+            target_id=user_id,
+            kind=sanction.kind.value,
+            error=str(error),
+        )
+        return
+    log.info("karma sanction applied", chat_id=chat_id, target_id=user_id, kind=sanction.kind.value)
+
+
+async def lift_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction) -> None:
+    """Undo a sanction in Telegram: unban (only if still banned), or give back the chat's
+    default permissions."""
+    try:
+        if sanction.kind is KarmaSanction.BAN:
+            await bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
+        else:
+            chat = await bot.get_chat(chat_id)
+            await bot.restrict_chat_member(chat_id, user_id, chat.permissions or FULL)
+    except TelegramAPIError as error:
+        log.warning(
+            "karma sanction lift refused by Telegram",
+            chat_id=chat_id,
+            target_id=user_id,
+            kind=sanction.kind.value,
+            error=str(error),
+        )
+        return
+    log.info("karma sanction lifted", chat_id=chat_id, target_id=user_id, kind=sanction.kind.value)
 
 
 def _chat_scoped(message: Message, services: Services) -> None:
@@ -118,6 +225,59 @@ async def cmd_karma_history(
     await message.reply(views.history_text(member.full_name, message.chat.id, rows))
 
 
+class ReactionAuthors(BaseMiddleware):
+    """Remembers who wrote each message in chats that count reactions (a reaction update
+    names only the message). Whether a chat counts them is cached for `ttl_s` per process;
+    another replica's /karma_reactions shows here within that time. Every `prune_every_s`
+    the authors older than KARMA__REACTION_WINDOW_H are forgotten."""
+
+    def __init__(self, ttl_s: float = 60.0, prune_every_s: float = 600.0) -> None:
+        self.ttl_s = ttl_s
+        self.prune_every_s = prune_every_s
+        self._chats: dict[int, tuple[bool, float]] = {}
+        self._next_prune = 0.0
+
+    def forget(self, chat_id: int) -> None:
+        self._chats.pop(chat_id, None)
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        data["reaction_chats"] = self
+        if isinstance(event, Message) and await self._counts(event, data):
+            assert event.from_user is not None
+            await data["services"].karma.remember_author(
+                event.chat.id,
+                user_profile(event.from_user),
+                event.message_id,
+                prune=self._prune_due(),
+            )
+        return await handler(event, data)
+
+    async def _counts(self, message: Message, data: dict[str, Any]) -> bool:
+        author = message.from_user
+        if author is None or author.is_bot or message.chat.type not in ("group", "supergroup"):
+            return False
+        if not data["settings"].karma.enabled:
+            return False
+        now = time.monotonic()
+        on, expires = self._chats.get(message.chat.id, (False, 0.0))
+        if now >= expires:
+            on = await data["services"].karma.reactions_enabled(message.chat.id)
+            self._chats[message.chat.id] = (on, now + self.ttl_s)
+        return on
+
+    def _prune_due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return False
+        self._next_prune = now + self.prune_every_s
+        return True
+
+
 def create_router() -> Router:
     router = Router(name="karma")
     router.message.filter(F.from_user)
@@ -125,5 +285,18 @@ def create_router() -> Router:
     router.message.register(cmd_karma, Command("karma"))
     router.message.register(cmd_top, Command("top"))
     router.message.register(cmd_karma_history, Command("karma_history"))
+    router.message.register(cmd_karma_pardon, Command("karma_pardon"))
     router.callback_query.register(on_cancel, KarmaCallback.filter(F.action == KarmaAction.CANCEL))
+    return router
+
+
+def create_reactions_router() -> Router:
+    """Reaction votes. Included before every other feature's router: its middleware must
+    see each group message (a voice note taken by the A2T router included) to remember
+    its author, and it only observes, claiming nothing but its own command."""
+    router = Router(name="karma_reactions")
+    router.message.outer_middleware(ReactionAuthors())
+    router.message.register(cmd_karma_reactions, Command("karma_reactions"), F.from_user)
+    router.message_reaction.filter(F.chat.type.in_({"group", "supergroup"}))
+    router.message_reaction.register(on_reaction)
     return router

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.enums import KarmaSource
-from bot.db.models import KarmaEvent, KarmaTotal
+from bot.db.base import utcnow
+from bot.db.enums import KarmaLift, KarmaSanction, KarmaSource
+from bot.db.models import KarmaEvent, KarmaRestriction, KarmaTotal
 from bot.repositories.karma import KarmaRepository
 from bot.services.dto import ChatInfo, UserProfile
 from bot.services.roster import RosterService
@@ -24,8 +25,11 @@ GROUP = f.group_chat(id=-1_001_234_567_890, title="Karma Group")
 
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, make_settings: Any, pg_url: str) -> Settings:
-    """Karma overrides per test: parametrize("settings", [{...}], indirect=True)."""
-    return make_settings(pg_url, karma=getattr(request, "param", {}))  # type: ignore[no-any-return]
+    """Karma overrides per test: parametrize("settings", [{...}], indirect=True); a
+    "moderation" key holds MODERATION__ overrides."""
+    karma = dict(getattr(request, "param", {}))
+    moderation = karma.pop("moderation", {})
+    return make_settings(pg_url, karma=karma, moderation=moderation)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -102,6 +106,41 @@ class Karma:
             if total:
                 await KarmaRepository(session).add_to_total(GROUP["id"], target["id"], delta)
             await session.commit()
+
+    async def seed_sanction(
+        self,
+        user: dict[str, Any],
+        *,
+        kind: KarmaSanction = KarmaSanction.READ_ONLY,
+        lift_reason: KarmaLift | None = None,
+        days_ago: int = 60,
+    ) -> None:
+        """An earlier escalation step of `user`, long expired (or lifted as given)."""
+        at = utcnow() - timedelta(days=days_ago)
+        async with self.db() as session:
+            await remember(session, user)
+            session.add(
+                KarmaRestriction(
+                    chat_id=GROUP["id"],
+                    user_id=user["id"],
+                    kind=kind,
+                    until=at + timedelta(days=7) if kind is KarmaSanction.READ_ONLY else None,
+                    created_at=at,
+                    lifted_at=at + timedelta(days=1) if lift_reason else None,
+                    lift_reason=lift_reason,
+                )
+            )
+            await session.commit()
+
+    async def sanctions(self, user: dict[str, Any]) -> list[KarmaRestriction]:
+        async with self.db() as session:
+            return list(
+                await session.scalars(
+                    select(KarmaRestriction)
+                    .where(KarmaRestriction.user_id == user["id"])
+                    .order_by(KarmaRestriction.id)
+                )
+            )
 
     async def total(self, user: dict[str, Any]) -> float:
         async with self.db() as session:

@@ -185,3 +185,16 @@ async def test_disabled_karma_ignores_votes_and_says_so_on_commands(karma: Karma
     assert await karma.events() == []
     assert "switched off" in await karma.command(bob, "/karma")
     assert "switched off" in await karma.command(bob, "/top")
+
+
+async def test_the_reply_speaks_the_voters_language(karma: Karma) -> None:
+    alice = f.user(first_name="Alice")
+    bob = f.user(first_name="Bob", language_code="ru")
+    reply = await karma.vote(bob, await karma.say(alice), "спасибо")
+    assert reply is not None
+    assert reply.params["text"] == "Карма Alice: 1.0 (+1.0)"
+    [[button]] = reply.params["reply_markup"]["inline_keyboard"]
+    assert button["text"] == "Отмена"
+    refused = await karma.vote(bob, await karma.say(bob), "+")
+    assert refused is not None
+    assert refused.params["text"] == "Нельзя голосовать за себя."
