@@ -15,9 +15,12 @@ A reader's language: the UI language they chose with /language, else their Teleg
 
 from __future__ import annotations
 
+import asyncio
 import gettext
 import io
+import math
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiogram.utils.i18n import I18n, get_i18n
@@ -81,29 +84,46 @@ def pick_locale(chosen: str | None, telegram: str | None, available: tuple[str, 
 
 
 class ChosenLanguages:
-    """Per-process cache of the languages users chose with /language.
-
-    Read on every update, so a hit costs nothing; a miss is one primary-key lookup.
-    Entries live `ttl_s`: another replica's /language is seen within that time, this
-    replica's at once (`remember`).
+    """Every UI language chosen with /language, in memory: the reader's language costs no
+    query on any update. Few users ever choose one (most follow their Telegram app), so
+    the whole set is small. It is reloaded when older than `ttl_s` (another replica's
+    /language shows within that time); this replica's choices apply at once (`remember`).
     """
 
-    def __init__(self, ttl_s: float = 60.0, max_entries: int = 50_000) -> None:
+    def __init__(self, ttl_s: float = 60.0) -> None:
         self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._entries: dict[int, tuple[str | None, float]] = {}
+        self._chosen: dict[int, str] = {}
+        self._loaded_at = -math.inf
+        self._lock = asyncio.Lock()
+        self._remembered: dict[int, str | None] = {}  # during a reload: applied after it
 
-    def get(self, user_id: int) -> tuple[bool, str | None]:
-        """(known, language): known is False when the cache has nothing fresh."""
-        entry = self._entries.get(user_id)
-        if entry is None or entry[1] < time.monotonic():
-            return False, None
-        return True, entry[0]
+    def get(self, user_id: int) -> str | None:
+        return self._chosen.get(user_id)
+
+    def stale(self) -> bool:
+        return time.monotonic() - self._loaded_at >= self.ttl_s
+
+    async def reload(self, load: Callable[[], Awaitable[dict[int, str]]]) -> None:
+        """Replace the set with `load()`'s, once however many updates ask at a time."""
+        async with self._lock:
+            if not self.stale():
+                return
+            self._remembered = {}
+            chosen = await load()
+            for user_id, language in self._remembered.items():  # chosen while loading
+                _set(chosen, user_id, language)
+            self._chosen, self._loaded_at = chosen, time.monotonic()
 
     def remember(self, user_id: int, language: str | None) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()  # crude, but bounded; a refill is one query per user
-        self._entries[user_id] = (language, time.monotonic() + self.ttl_s)
+        _set(self._chosen, user_id, language)
+        self._remembered[user_id] = language
+
+
+def _set(chosen: dict[int, str], user_id: int, language: str | None) -> None:
+    if language is None:
+        chosen.pop(user_id, None)
+    else:
+        chosen[user_id] = language
 
 
 __all__ = [

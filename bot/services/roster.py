@@ -101,10 +101,12 @@ class RosterService:
     async def get_user(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
 
-    async def ui_language(self, user_id: int) -> str | None:
-        """The UI language the user chose with /language (None: not chosen)."""
-        result = await self.session.execute(select(User.ui_language).where(User.id == user_id))
-        return result.scalar_one_or_none()
+    async def chosen_languages(self) -> dict[int, str]:
+        """Every user's /language choice (users who chose none are not listed)."""
+        rows = await self.session.execute(
+            select(User.id, User.ui_language).where(User.ui_language.is_not(None))
+        )
+        return {user_id: language for user_id, language in rows if language}
 
     async def set_ui_language(self, user_id: int, language: str | None) -> None:
         await self.session.execute(

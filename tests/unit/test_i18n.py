@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.errors import UserFacingError
@@ -55,11 +57,22 @@ def test_user_facing_error_renders_in_the_readers_language_with_escaped_params()
         assert "/<b>." in error.render(_, escape_html=False)
 
 
-def test_chosen_languages_cache_expires() -> None:
-    cache = ChosenLanguages(ttl_s=0)
-    cache.remember(1, "ru")
-    assert cache.get(1) == (False, None)
-    cache = ChosenLanguages(ttl_s=60)
-    cache.remember(1, None)
-    assert cache.get(1) == (True, None)
-    assert cache.get(2) == (False, None)
+async def test_chosen_languages_reload_keeps_choices_made_meanwhile() -> None:
+    chosen = ChosenLanguages(ttl_s=60)
+    assert chosen.stale()
+    loads = 0
+
+    async def load() -> dict[int, str]:
+        nonlocal loads
+        loads += 1
+        chosen.remember(3, "ru")  # chosen on this replica while the query ran
+        chosen.remember(1, None)  # 1 went back to Telegram's language meanwhile
+        await asyncio.sleep(0)
+        return {1: "ru", 2: "en"}
+
+    await asyncio.gather(chosen.reload(load), chosen.reload(load))
+    assert loads == 1  # concurrent updates share one reload
+    assert not chosen.stale()
+    assert (chosen.get(1), chosen.get(2), chosen.get(3), chosen.get(4)) == (None, "en", "ru", None)
+    chosen.remember(4, "ru")
+    assert chosen.get(4) == "ru"

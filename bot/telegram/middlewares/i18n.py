@@ -15,7 +15,8 @@ from bot.services import Services
 
 
 class LocaleMiddleware(I18nMiddleware):
-    """Runs inside DbSessionMiddleware: a cache miss reads the choice in the update's session."""
+    """Runs inside DbSessionMiddleware: a stale set of choices is reloaded in the update's
+    session (one query a minute per process, not one per user)."""
 
     def __init__(self, i18n: I18n, chosen: ChosenLanguages) -> None:
         super().__init__(i18n)
@@ -25,19 +26,19 @@ class LocaleMiddleware(I18nMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None:
             return self.i18n.default_locale
-        known, language = self.chosen.get(user.id)
-        if not known:
+        if self.chosen.stale():
             services: Services = data["services"]
-            language = await services.roster.ui_language(user.id)
-            self.chosen.remember(user.id, language)
-        return pick_locale(language, user.language_code, self.i18n.available_locales)
+            await self.chosen.reload(services.roster.chosen_languages)
+        return pick_locale(
+            self.chosen.get(user.id), user.language_code, self.i18n.available_locales
+        )
 
 
 @contextmanager
 def locale_of(i18n: I18n, chosen: ChosenLanguages, user: User | None) -> Iterator[None]:
     """The reader's language without a database session (error handlers run outside the
-    update's middlewares): a cached choice or Telegram's language_code."""
-    language = chosen.get(user.id)[1] if user is not None else None
+    update's middlewares)."""
+    language = chosen.get(user.id) if user is not None else None
     telegram = user.language_code if user is not None else None
     with i18n.context(), i18n.use_locale(pick_locale(language, telegram, i18n.available_locales)):
         yield
