@@ -4,9 +4,10 @@ own updates (chat_member, join requests approved, new/left chat members)."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, literal
+from sqlalchemy import Executable, bindparam, case, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,23 +78,28 @@ class MembershipRepository:
     async def touch(self, chat_id: int, user_id: int, at: datetime) -> None:
         """Record that the member wrote in the chat at `at` (last_seen_at only moves
         forward). A member the bot has not seen join is added as active, joined unknown."""
-        table: Any = Membership.__table__
-        insert = (
-            postgresql.insert
-            if self.session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )(table)
-        stmt = insert.values(
-            chat_id=chat_id,
-            user_id=user_id,
-            status=MemberStatus.ACTIVE,
-            role=MemberRole.MEMBER,
-            last_seen_at=at,
-            created_at=at,
-            updated_at=at,
-        ).on_conflict_do_update(
-            index_elements=["chat_id", "user_id"],
-            set_={"last_seen_at": insert.excluded.last_seen_at},
-            where=(table.c.last_seen_at.is_(None)) | (table.c.last_seen_at < at),
-        )
-        await self.session.execute(stmt)
+        stmt = _touch_statement(self.session.get_bind().dialect.name)
+        await self.session.execute(stmt, {"chat_id": chat_id, "user_id": user_id, "at": at})
+
+
+@lru_cache(maxsize=4)
+def _touch_statement(dialect: str) -> Executable:
+    """Built once per dialect: constructing the statement cost more than running it."""
+    table: Any = Membership.__table__
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    at = bindparam("at", type_=table.c.last_seen_at.type)
+    stmt = insert.values(
+        chat_id=bindparam("chat_id", type_=table.c.chat_id.type),
+        user_id=bindparam("user_id", type_=table.c.user_id.type),
+        status=MemberStatus.ACTIVE,
+        role=MemberRole.MEMBER,
+        last_seen_at=at,
+        created_at=at,
+        updated_at=at,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["chat_id", "user_id"],
+        set_={"last_seen_at": stmt.excluded.last_seen_at},
+        where=(table.c.last_seen_at.is_(None))
+        | (table.c.last_seen_at < stmt.excluded.last_seen_at),
+    )

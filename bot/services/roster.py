@@ -153,10 +153,14 @@ class RosterService:
         await self.remember_user(user)
         await self.memberships.record(chat.id, user.id, MemberStatus.LEFT, at=at, keep_banned=True)
 
-    async def record_activity(self, chat: ChatInfo, user: UserProfile, at: datetime) -> None:
+    async def record_activity(
+        self, chat: ChatInfo, user: UserProfile, at: datetime, *, chat_changed: bool = True
+    ) -> None:
         """The member wrote in the chat at `at`; profile refreshed on the way (no write when
-        unchanged). Called throttled: see bot/telegram/middlewares/roster.py."""
-        await self.remember_chat(chat)
+        unchanged). Called throttled: see bot/telegram/middlewares/roster.py. The chat row
+        is refreshed only when `chat_changed` (the caller knows it is stored as is)."""
+        if chat_changed:
+            await self.remember_chat(chat)
         await self.remember_user(user)
         await self.memberships.touch(chat.id, user.id, at)
 

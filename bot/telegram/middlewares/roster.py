@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.log import get_logger
 from bot.services import Services
-from bot.services.dto import UserProfile
+from bot.services.dto import ChatInfo, UserProfile
 from bot.services.roster import MemberChange
 from bot.settings import RosterSettings, Settings
 from bot.telegram.adapters import chat_info, user_profile
@@ -64,6 +64,9 @@ class ActivityThrottle:
 class RosterMiddleware(BaseMiddleware):
     def __init__(self, settings: RosterSettings) -> None:
         self.throttle = ActivityThrottle(settings.activity_interval_s, settings.activity_cache_size)
+        # The chats as last written: a chat is upserted again only when Telegram
+        # describes it differently (one group's thousand members share one row).
+        self.chats: dict[int, ChatInfo] = {}
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, ChatMemberUpdated):
@@ -95,9 +98,15 @@ class RosterMiddleware(BaseMiddleware):
             metrics.ROSTER_ACTIVITY.labels("throttled").inc()
             return
         services: Services = data["services"]
-        write = services.roster.record_activity(chat_info(message.chat), profile, message.date)
+        chat = chat_info(message.chat)
+        write = services.roster.record_activity(
+            chat, profile, message.date, chat_changed=self.chats.get(chat.id) != chat
+        )
         if await _guarded(data, "activity", write):
             self.throttle.written(message.chat.id, profile, at)
+            if len(self.chats) >= self.throttle.max_entries:
+                self.chats.clear()
+            self.chats[chat.id] = chat
             metrics.ROSTER_ACTIVITY.labels("written").inc()
 
 
