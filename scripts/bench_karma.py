@@ -1,13 +1,16 @@
 """Karma benchmark: votes through the real dispatcher, and the /top query at scale.
 
     uv run python -m scripts.bench_karma [--votes 2000] [--concurrency 32] [--events 100000]
-                                         [--processes 1]
+                                         [--processes 1] [--voters 0]
 
 On one machine, in one process, with the production shape (fake Bot API on loopback ->
 real dispatcher -> KarmaService -> PostgreSQL on a scratch database):
 
 * end to end: N "+" replies from distinct voters on a few targets (no cooldown or quota
-  refusals), ~32 in flight; votes/s and p50/p95 latency per vote, update fed -> reply sent
+  refusals), ~32 in flight; votes/s and p50/p95 latency per vote, update fed -> reply sent.
+  Every voter is new to the bot (cold: profile, activity and membership written on the
+  way) unless --voters M: then M members who said hello first vote in turn, once per
+  target (warm: a chat's steady state)
 * with --processes N: N bot processes (replicas, as an operator would run them behind
   one webhook) on the same database, chat and targets, the votes and the in-flight
   count split between them, started together; votes/s over the whole span
@@ -85,13 +88,23 @@ async def run_concurrently(jobs: list[Callable[[], Awaitable[Any]]], concurrency
     return Run(time.perf_counter() - started, latencies, started_at, time.time())
 
 
-def vote_updates(first_voter: int, count: int, targets: list[dict[str, Any]]) -> list[Any]:
+def voter(first_voter: int, n: int) -> dict[str, Any]:
+    return f.user(id=first_voter + n, first_name=f"Voter {n}")
+
+
+def vote_updates(
+    first_voter: int, count: int, targets: list[dict[str, Any]], pool: int = 0
+) -> list[Any]:
+    """`count` "+" replies. pool 0: every vote from a new voter; else from `pool` voters
+    in turn, each voting once per target (no cooldown or quota refusal)."""
     updates = []
     for n in range(count):
-        voter = f.user(id=first_voter + n, first_name=f"Voter {n}")
-        target = targets[n % len(targets)]
+        if pool:
+            author, target = voter(first_voter, n % pool), targets[(n // pool) % len(targets)]
+        else:
+            author, target = voter(first_voter, n), targets[n % len(targets)]
         updates.append(
-            f.message_update(f.message("+", from_user=voter, chat=GROUP, reply_to=target))
+            f.message_update(f.message("+", from_user=author, chat=GROUP, reply_to=target))
         )
     return updates
 
@@ -104,11 +117,13 @@ async def replica(
     *,
     ready: Callable[[], None] | None = None,
     breakdown: dict[str, Run] | None = None,
+    voters: int = 0,
 ) -> Run:
     """One bot process: its dispatcher, engine and Bot (with a fake Bot API of its own);
     100 warm-up votes, then `votes` "+" replies from voters of its own, `concurrency` in
     flight. `ready` (blocking) is called between the two, so that several replicas start
-    together."""
+    together. With `voters`, the votes come from that many members who each said hello
+    in the chat first (known to the bot, as a chat's members are)."""
     async with FakeBotAPI() as api:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -131,7 +146,16 @@ async def replica(
             await run_concurrently(
                 [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in warmup], concurrency
             )
-            updates = vote_updates(3_000_000 + index * MAX_VOTES, votes, targets)
+            first = 3_000_000 + index * MAX_VOTES
+            if voters:
+                hellos = [
+                    f.message_update(f.message("hello", from_user=voter(first, n), chat=GROUP))
+                    for n in range(voters)
+                ]
+                await run_concurrently(
+                    [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in hellos], concurrency
+                )
+            updates = vote_updates(first, votes, targets, pool=voters)
             if ready is not None:
                 await asyncio.to_thread(ready)
             run = await run_concurrently(
@@ -161,10 +185,10 @@ async def replica(
 
 
 def _replica_process(
-    url: str, index: int, votes: int, concurrency: int, barrier: Any, results: Any
+    url: str, index: int, votes: int, concurrency: int, voters: int, barrier: Any, results: Any
 ) -> None:
     configure_logging(LogSettings(level="WARNING", format="json"))
-    run = asyncio.run(replica(url, index, votes, concurrency, ready=barrier.wait))
+    run = asyncio.run(replica(url, index, votes, concurrency, ready=barrier.wait, voters=voters))
     results.put((run.started_at, run.ended_at, run.latencies))
 
 
@@ -180,14 +204,19 @@ async def stored(url: str) -> tuple[int, float]:
 
 
 async def end_to_end(
-    url: str, votes: int, concurrency: int, processes: int, breakdown: dict[str, Run]
+    url: str,
+    votes: int,
+    concurrency: int,
+    processes: int,
+    breakdown: dict[str, Run],
+    voters: int = 0,
 ) -> tuple[Run, int, float]:
     """`processes` == 1: in this process, with the breakdown. More: that many replica
     processes on one database, `votes` and `concurrency` split between them, started
     together; the rate is all their votes over the span from the first start to the
     last end."""
     if processes == 1:
-        run = await replica(url, 0, votes, concurrency, breakdown=breakdown)
+        run = await replica(url, 0, votes, concurrency, breakdown=breakdown, voters=voters)
     else:
         context = multiprocessing.get_context("spawn")
         barrier, results = context.Barrier(processes), context.Queue()
@@ -195,7 +224,15 @@ async def end_to_end(
         workers = [
             context.Process(
                 target=_replica_process,
-                args=(url, i, share, max(1, concurrency // processes), barrier, results),
+                args=(
+                    url,
+                    i,
+                    share,
+                    max(1, concurrency // processes),
+                    voters // processes,
+                    barrier,
+                    results,
+                ),
             )
             for i, share in enumerate(shares)
         ]
@@ -301,10 +338,12 @@ async def leaderboard_times(url: str, events: int, runs: int) -> dict[str, float
         await engine.dispose()
 
 
-async def measure(votes: int, concurrency: int, events: int, processes: int) -> dict[str, Any]:
+async def measure(
+    votes: int, concurrency: int, events: int, processes: int, voters: int
+) -> dict[str, Any]:
     async with scratch_database("bench_karma") as url:
         breakdown: dict[str, Run] = {}
-        e2e, stored, total = await end_to_end(url, votes, concurrency, processes, breakdown)
+        e2e, stored, total = await end_to_end(url, votes, concurrency, processes, breakdown, voters)
     async with scratch_database("bench_karma") as url:
         service = await service_only(url, votes, concurrency)
     async with scratch_database("bench_karma") as url:
@@ -330,10 +369,19 @@ def main() -> int:
         default=1,
         help="bot replicas (processes) sharing the database; votes and concurrency split",
     )
+    parser.add_argument(
+        "--voters",
+        type=int,
+        default=0,
+        help="0: every vote from a new voter (cold); N: from N members known to the bot "
+        "(each says hello first), each voting once per target (warm, a chat's steady state)",
+    )
     args = parser.parse_args()
+    if args.voters and args.votes > args.voters * TARGETS:
+        parser.error(f"--votes must be at most {TARGETS} x --voters (no cooldown refusals)")
     # As in production, minus the INFO lines: the table is the output here.
     configure_logging(LogSettings(level="WARNING", format="json"))
-    m = asyncio.run(measure(args.votes, args.concurrency, args.events, args.processes))
+    m = asyncio.run(measure(args.votes, args.concurrency, args.events, args.processes, args.voters))
     e2e, service, top = m["e2e"], m["service"], m["top"]
     ms = 1000.0
     rows = [
@@ -365,6 +413,7 @@ def main() -> int:
     title = f"Karma: {args.votes} votes, {args.concurrency} in flight"
     if args.processes > 1:
         title += f", {args.processes} bot processes"
+    title += f", {args.voters} known voters" if args.voters else ", every voter new"
     print_table(title, rows)
     path = write_results(
         "karma",
@@ -372,6 +421,7 @@ def main() -> int:
             "votes": args.votes,
             "concurrency": args.concurrency,
             "processes": args.processes,
+            "known_voters": args.voters,
             "end_to_end": {
                 "votes_per_s": e2e.rate,
                 "p50_ms": median(e2e.latencies) * ms,
