@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from aiogram import F
 from aiogram.filters.callback_data import CallbackData
+from magic_filter import MagicFilter
+
+
+def malformed(*factories: type[CallbackData]) -> MagicFilter:
+    """Data with one of these factories' prefix that does not parse: forged, or from an
+    older version of the bot. Register it after the factories' own filters."""
+    return F.data.startswith(tuple(f"{f.__prefix__}{f.__separator__}" for f in factories))
 
 
 class A2TAction(StrEnum):

@@ -112,3 +112,19 @@ async def test_failed_update_is_rolled_back_and_user_gets_apology(
     assert "went wrong" in call.params["text"]
     async with db() as session:
         assert await session.get(User, 506) is None
+
+
+async def test_forged_button_data_gets_an_alert_and_changes_nothing(
+    feed: Any, fake_api: FakeBotAPI
+) -> None:
+    dave = f.user(id=505)
+    chat = f.private_chat(dave)
+    await feed(f.message_update(f.message("/help", from_user=dave, chat=chat)))
+    shown = fake_api.sent_messages(505)[-1]
+    for data in ("a2t:zz:notanumber", "k:x:", "nobody-knows-this"):
+        before = len(fake_api.calls)
+        await feed(f.callback_query_update(dave, shown, data))
+        answer = await fake_api.wait_for_call("answerCallbackQuery", after=before)
+        assert answer.params["show_alert"] is True
+        assert answer.params["text"] == "This button no longer works."
+        assert [c.method for c in fake_api.calls[before:]] == ["answerCallbackQuery"]

@@ -1,9 +1,9 @@
-"""Commands no feature claimed: a clear answer, nothing else changes."""
+"""Commands and buttons no feature claimed: a clear answer, nothing else changes."""
 
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import _
 from bot.telegram.filters import UnknownCommand
@@ -15,7 +15,13 @@ async def on_unknown_command(message: Message, command: str) -> None:
     )
 
 
+async def on_unknown_button(query: CallbackQuery) -> None:
+    """Data no feature parses: forged, or a button of an older version of the bot."""
+    await query.answer(_("This button no longer works."), show_alert=True)
+
+
 def create_router() -> Router:
     router = Router(name="fallback")
     router.message.register(on_unknown_command, UnknownCommand())
+    router.callback_query.register(on_unknown_button)
     return router

@@ -17,6 +17,7 @@ from bot.services import Services
 from bot.services.member_filter import MemberFilter, parse_member_filter
 from bot.settings import Settings
 from bot.telegram import roster_views as views
+from bot.telegram.callbacks import malformed
 from bot.telegram.moderators import Moderators
 from bot.telegram.roster_callbacks import MembersPageCallback, PageDirection, page_signature
 
@@ -127,6 +128,5 @@ def create_router() -> Router:
     router.message.filter(F.from_user)
     router.message.register(cmd_members, Command("members"))
     router.callback_query.register(on_members_page, MembersPageCallback.filter())
-    prefix = f"{MembersPageCallback.__prefix__}{MembersPageCallback.__separator__}"
-    router.callback_query.register(on_bad_page, F.data.startswith(prefix))
+    router.callback_query.register(on_bad_page, malformed(MembersPageCallback))
     return router

@@ -22,7 +22,7 @@ from bot.settings import Settings
 from bot.telegram import application_actions as actions
 from bot.telegram import application_views as views
 from bot.telegram.adapters import user_profile
-from bot.telegram.callbacks import ModAction, ModCallback
+from bot.telegram.callbacks import ApplyCallback, ModAction, ModCallback, malformed
 from bot.telegram.moderators import Moderators
 
 NO_REASON = -2  # "reject without a reason"
@@ -183,7 +183,5 @@ def create_router() -> Router:
     router.message.register(
         on_typed_reason, StateFilter(ModReason.typing), F.text, ~F.text.startswith("/")
     )
-    router.callback_query.register(
-        on_invalid_button, F.data.startswith("am:") | F.data.startswith("ap:")
-    )
+    router.callback_query.register(on_invalid_button, malformed(ModCallback, ApplyCallback))
     return router

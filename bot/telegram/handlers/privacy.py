@@ -11,6 +11,7 @@ from bot.errors import NotAllowedError, UserFacingError
 from bot.i18n import ChosenLanguages
 from bot.services import Services
 from bot.telegram import roster_views as views
+from bot.telegram.callbacks import malformed
 from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
 
 
@@ -52,6 +53,5 @@ def create_router() -> Router:
     router.message.filter(F.from_user)
     router.message.register(cmd_forgetme, Command("forgetme"))
     router.callback_query.register(on_forget, ForgetCallback.filter())
-    prefix = f"{ForgetCallback.__prefix__}{ForgetCallback.__separator__}"
-    router.callback_query.register(on_bad_forget, F.data.startswith(prefix))
+    router.callback_query.register(on_bad_forget, malformed(ForgetCallback))
     return router
