@@ -25,7 +25,6 @@ from pathlib import Path
 
 from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import lazy_gettext as __
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -133,7 +132,6 @@ __all__ = [
     "Catalogs",
     "ChosenLanguages",
     "_",
-    "__",
     "create_i18n",
     "current_locale",
     "pick_locale",
