@@ -6,18 +6,16 @@ ApplicationService (an audit row each)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, get_i18n
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.db.enums import ApplicationSource, ApplicationStatus
-from bot.i18n import create_i18n
 from bot.log import get_logger
 from bot.repositories.applications import ApplicationView
 from bot.services.applications import ApplicationService
@@ -180,20 +178,14 @@ async def transcript_ready(
     bot: Bot, sessions: async_sessionmaker[AsyncSession], settings: Settings, job_id: int
 ) -> None:
     """Worker hook: a voice answer was transcribed; the card shows the text now.
-    Never fails the transcription job."""
+    Runs inside the pipeline's i18n context (its catalogs). Never fails the job."""
     try:
         async with sessions() as session:
             svc = ApplicationService(session, settings)
             for view in await svc.for_transcription(job_id):
-                await refresh_card(bot, _i18n(), settings, view)
+                await refresh_card(bot, get_i18n(), settings, view)
     except (TelegramAPIError, SQLAlchemyError) as exc:
         log.warning("card not updated with the transcript", job_id=job_id, error=str(exc))
     except Exception:
         # The job is done and posted: a bug here must not turn it into a failure.
         log.exception("card update crashed", job_id=job_id)
-
-
-@cache
-def _i18n() -> I18n:
-    """The catalogs, loaded once per process (workers have no dispatcher)."""
-    return create_i18n()
