@@ -7,13 +7,14 @@ from enum import StrEnum
 
 from aiogram import F
 from aiogram.filters.callback_data import CallbackData
-from magic_filter import MagicFilter
+
+from bot.telegram.filters import When
 
 
-def malformed(*factories: type[CallbackData]) -> MagicFilter:
+def malformed(*factories: type[CallbackData]) -> When:
     """Data with one of these factories' prefix that does not parse: forged, or from an
     older version of the bot. Register it after the factories' own filters."""
-    return F.data.startswith(tuple(f"{f.__prefix__}{f.__separator__}" for f in factories))
+    return When(F.data.startswith(tuple(f"{f.__prefix__}{f.__separator__}" for f in factories)))
 
 
 class A2TAction(StrEnum):

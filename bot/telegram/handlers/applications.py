@@ -35,7 +35,7 @@ from bot.telegram import application_actions as actions
 from bot.telegram import application_views as views
 from bot.telegram.adapters import chat_info, user_profile
 from bot.telegram.callbacks import ApplyAction, ApplyCallback
-from bot.telegram.filters import VoiceMedia, VoiceMediaRef
+from bot.telegram.filters import VoiceMedia, VoiceMediaRef, When
 
 log = get_logger(__name__)
 
@@ -390,18 +390,18 @@ def _is_deep_link_apply(command: CommandObject) -> bool:
     return (command.args or "").strip() == "apply"
 
 
-def _community_chat(event: ChatJoinRequest | ChatMemberUpdated, settings: Settings) -> bool:
+async def _community_chat(event: ChatJoinRequest | ChatMemberUpdated, settings: Settings) -> bool:
     return settings.community.chat_id is not None and event.chat.id == settings.community.chat_id
 
 
-def _bot_made_link(event: ChatMemberUpdated, bot: Bot) -> bool:
+async def _bot_made_link(event: ChatMemberUpdated, bot: Bot) -> bool:
     return event.invite_link is not None and event.invite_link.creator.id == bot.id
 
 
 def create_router() -> Router:
     router = Router(name="applications")
-    private = F.chat.type == "private"
-    router.message.filter(F.from_user)
+    private = When(F.chat.type == "private")
+    router.message.filter(When(F.from_user))
     router.message.register(cmd_apply, private, Command("apply"))
     router.message.register(
         cmd_apply, private, CommandStart(deep_link=True, magic=F.args == "apply")
@@ -409,10 +409,15 @@ def create_router() -> Router:
     router.message.register(cmd_cancel, private, Command("cancel"))
     answering = StateFilter(Apply.answering)
     router.message.register(on_voice_answer, private, answering, VoiceMedia())
-    router.message.register(on_text_answer, private, answering, F.text, ~F.text.startswith("/"))
-    router.message.register(on_other_answer, private, answering, ~F.text)
     router.message.register(
-        on_text_while_confirming, private, StateFilter(Apply.confirming), ~F.text.startswith("/")
+        on_text_answer, private, answering, When(F.text & ~F.text.startswith("/"))
+    )
+    router.message.register(on_other_answer, private, answering, When(~F.text))
+    router.message.register(
+        on_text_while_confirming,
+        private,
+        StateFilter(Apply.confirming),
+        When(~F.text.startswith("/")),
     )
     router.callback_query.register(on_submit, ApplyCallback.filter(F.action == ApplyAction.SUBMIT))
     router.callback_query.register(on_edit, ApplyCallback.filter(F.action == ApplyAction.EDIT))

@@ -19,6 +19,7 @@ from aiogram.utils.i18n import I18n
 from bot.errors import UserFacingError
 from bot.i18n import ChosenLanguages, _
 from bot.log import get_logger
+from bot.telegram.filters import When
 from bot.telegram.middlewares import locale_of
 
 log = get_logger(__name__)
@@ -66,7 +67,9 @@ async def on_unexpected_error(event: ErrorEvent, **data: Any) -> None:
 def create_router() -> Router:
     router = Router(name="errors")
     user_error = ExceptionTypeFilter(UserFacingError)
-    router.errors.register(on_user_error_message, user_error, F.update.message.as_("message"))
-    router.errors.register(on_user_error_callback, user_error, F.update.callback_query.as_("query"))
+    router.errors.register(on_user_error_message, user_error, When(F.update.message.as_("message")))
+    router.errors.register(
+        on_user_error_callback, user_error, When(F.update.callback_query.as_("query"))
+    )
     router.errors.register(on_unexpected_error)
     return router

@@ -33,7 +33,7 @@ from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile
 from bot.telegram.admins import is_chat_admin
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
-from bot.telegram.filters import KarmaVote, VoteIntent
+from bot.telegram.filters import KarmaVote, VoteIntent, When
 
 log = get_logger(__name__)
 READ_ONLY = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, False))
@@ -280,7 +280,7 @@ class ReactionAuthors(BaseMiddleware):
 
 def create_router() -> Router:
     router = Router(name="karma")
-    router.message.filter(F.from_user)
+    router.message.filter(When(F.from_user))
     router.message.register(on_vote, KarmaVote())
     router.message.register(cmd_karma, Command("karma"))
     router.message.register(cmd_top, Command("top"))
@@ -296,7 +296,7 @@ def create_reactions_router() -> Router:
     its author, and it only observes, claiming nothing but its own command."""
     router = Router(name="karma_reactions")
     router.message.outer_middleware(ReactionAuthors())
-    router.message.register(cmd_karma_reactions, Command("karma_reactions"), F.from_user)
-    router.message_reaction.filter(F.chat.type.in_({"group", "supergroup"}))
+    router.message.register(cmd_karma_reactions, Command("karma_reactions"), When(F.from_user))
+    router.message_reaction.filter(When(F.chat.type.in_({"group", "supergroup"})))
     router.message_reaction.register(on_reaction)
     return router

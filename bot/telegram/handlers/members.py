@@ -18,6 +18,7 @@ from bot.services.member_filter import MemberFilter, parse_member_filter
 from bot.settings import Settings
 from bot.telegram import roster_views as views
 from bot.telegram.callbacks import malformed
+from bot.telegram.filters import When
 from bot.telegram.moderators import Moderators
 from bot.telegram.roster_callbacks import MembersPageCallback, PageDirection, page_signature
 
@@ -125,7 +126,7 @@ async def on_bad_page(query: CallbackQuery) -> None:
 
 def create_router() -> Router:
     router = Router(name="members")
-    router.message.filter(F.from_user)
+    router.message.filter(When(F.from_user))
     router.message.register(cmd_members, Command("members"))
     router.callback_query.register(on_members_page, MembersPageCallback.filter())
     router.callback_query.register(on_bad_page, malformed(MembersPageCallback))

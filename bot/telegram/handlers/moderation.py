@@ -23,6 +23,7 @@ from bot.telegram import application_actions as actions
 from bot.telegram import application_views as views
 from bot.telegram.adapters import user_profile
 from bot.telegram.callbacks import ApplyCallback, ModAction, ModCallback, malformed
+from bot.telegram.filters import When
 from bot.telegram.moderators import Moderators
 
 NO_REASON = -2  # "reject without a reason"
@@ -181,7 +182,7 @@ def create_router() -> Router:
     router = Router(name="moderation")
     router.callback_query.register(on_card_button, ModCallback.filter())
     router.message.register(
-        on_typed_reason, StateFilter(ModReason.typing), F.text, ~F.text.startswith("/")
+        on_typed_reason, StateFilter(ModReason.typing), When(F.text & ~F.text.startswith("/"))
     )
     router.callback_query.register(on_invalid_button, malformed(ModCallback, ApplyCallback))
     return router

@@ -12,6 +12,7 @@ from bot.i18n import ChosenLanguages
 from bot.services import Services
 from bot.telegram import roster_views as views
 from bot.telegram.callbacks import malformed
+from bot.telegram.filters import When
 from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
 
 
@@ -50,7 +51,7 @@ async def on_bad_forget(query: CallbackQuery) -> None:
 
 def create_router() -> Router:
     router = Router(name="privacy")
-    router.message.filter(F.from_user)
+    router.message.filter(When(F.from_user))
     router.message.register(cmd_forgetme, Command("forgetme"))
     router.callback_query.register(on_forget, ForgetCallback.filter())
     router.callback_query.register(on_bad_forget, malformed(ForgetCallback))

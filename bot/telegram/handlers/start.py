@@ -12,6 +12,7 @@ from bot.services import Services
 from bot.telegram.adapters import user_profile
 from bot.telegram.callbacks import LanguageCallback
 from bot.telegram.commands import PRIVATE_COMMANDS, menu
+from bot.telegram.filters import When
 
 TELEGRAM_DEFAULT = "auto"  # LanguageCallback code: follow Telegram's app language
 
@@ -81,7 +82,7 @@ async def on_language_chosen(
 
 def create_router() -> Router:
     router = Router(name="start")
-    router.message.filter(F.chat.type == "private", F.from_user)
+    router.message.filter(When((F.chat.type == "private") & F.from_user))
     router.message.register(cmd_start, CommandStart())
     router.message.register(cmd_help, Command("help"))
     router.message.register(cmd_language, Command("language"))

@@ -29,7 +29,7 @@ from bot.telegram import a2t_views as views
 from bot.telegram.adapters import chat_info, user_profile
 from bot.telegram.admins import is_chat_admin
 from bot.telegram.callbacks import A2TAction, A2TCallback
-from bot.telegram.filters import VoiceMedia, VoiceMediaRef
+from bot.telegram.filters import VoiceMedia, VoiceMediaRef, When
 
 log = get_logger(__name__)
 MODES = ", ".join(m.value for m in A2TMode)
@@ -206,7 +206,7 @@ async def on_bot_removed(event: ChatMemberUpdated, services: Services) -> None:
 
 def create_router() -> Router:
     router = Router(name="voice")
-    router.message.filter(F.from_user)
+    router.message.filter(When(F.from_user))
     router.message.register(on_voice, VoiceMedia())
     router.message.register(cmd_transcribe, Command("transcribe"), VoiceMedia(in_reply=True))
     router.message.register(cmd_transcribe_without_reply, Command("transcribe"))

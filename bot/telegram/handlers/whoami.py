@@ -14,6 +14,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.telegram import roster_views as views
 from bot.telegram.adapters import user_profile
+from bot.telegram.filters import When
 from bot.telegram.moderators import Moderators
 
 log = get_logger(__name__)
@@ -112,7 +113,9 @@ async def on_user_picked(
 
 def create_router() -> Router:
     router = Router(name="whoami")
-    router.message.filter(F.from_user)
+    router.message.filter(When(F.from_user))
     router.message.register(cmd_whoami, Command("whoami"))
-    router.message.register(on_user_picked, F.users_shared.request_id == views.WHOAMI_REQUEST_ID)
+    router.message.register(
+        on_user_picked, When(F.users_shared.request_id == views.WHOAMI_REQUEST_ID)
+    )
     return router
