@@ -148,25 +148,40 @@ WITH input AS (
         AND s.username IS NOT DISTINCT FROM i.username)
     ON CONFLICT (id) DO UPDATE SET type = excluded.type, title = excluded.title,
         username = excluded.username, updated_at = excluded.updated_at
-), people AS (
+), voter AS (
     INSERT INTO users AS u (id, is_bot, first_name, last_name, username, language_code,
                             is_premium, updated_at)
-    SELECT p.*, (SELECT now FROM input)
-    FROM (VALUES
-        (CAST(:v_id AS BIGINT), CAST(:v_is_bot AS BOOLEAN), CAST(:v_first_name AS VARCHAR),
-         CAST(:v_last_name AS VARCHAR), CAST(:v_username AS VARCHAR),
-         CAST(:v_language_code AS VARCHAR), CAST(:v_is_premium AS BOOLEAN)),
-        (CAST(:t_id AS BIGINT), CAST(:t_is_bot AS BOOLEAN), CAST(:t_first_name AS VARCHAR),
-         CAST(:t_last_name AS VARCHAR), CAST(:t_username AS VARCHAR),
-         CAST(:t_language_code AS VARCHAR), CAST(:t_is_premium AS BOOLEAN))
-    ) AS p (id, is_bot, first_name, last_name, username, language_code, is_premium)
+    SELECT CAST(:v_id AS BIGINT), CAST(:v_is_bot AS BOOLEAN), CAST(:v_first_name AS VARCHAR),
+           CAST(:v_last_name AS VARCHAR), CAST(:v_username AS VARCHAR),
+           CAST(:v_language_code AS VARCHAR), CAST(:v_is_premium AS BOOLEAN),
+           (SELECT now FROM input)
     WHERE NOT EXISTS (
-        SELECT 1 FROM users AS s WHERE s.id = p.id AND s.is_bot = p.is_bot
-        AND s.first_name = p.first_name
-        AND s.last_name IS NOT DISTINCT FROM p.last_name
-        AND s.username IS NOT DISTINCT FROM p.username
-        AND s.language_code IS NOT DISTINCT FROM p.language_code
-        AND s.is_premium IS NOT DISTINCT FROM p.is_premium)
+        SELECT 1 FROM users AS s WHERE s.id = CAST(:v_id AS BIGINT)
+        AND s.is_bot = CAST(:v_is_bot AS BOOLEAN)
+        AND s.first_name = CAST(:v_first_name AS VARCHAR)
+        AND s.last_name IS NOT DISTINCT FROM CAST(:v_last_name AS VARCHAR)
+        AND s.username IS NOT DISTINCT FROM CAST(:v_username AS VARCHAR)
+        AND s.language_code IS NOT DISTINCT FROM CAST(:v_language_code AS VARCHAR)
+        AND s.is_premium IS NOT DISTINCT FROM CAST(:v_is_premium AS BOOLEAN))
+    ON CONFLICT (id) DO UPDATE SET is_bot = excluded.is_bot,
+        first_name = excluded.first_name, last_name = excluded.last_name,
+        username = excluded.username, language_code = excluded.language_code,
+        is_premium = excluded.is_premium, updated_at = excluded.updated_at
+), target AS (
+    INSERT INTO users AS u (id, is_bot, first_name, last_name, username, language_code,
+                            is_premium, updated_at)
+    SELECT CAST(:t_id AS BIGINT), CAST(:t_is_bot AS BOOLEAN), CAST(:t_first_name AS VARCHAR),
+           CAST(:t_last_name AS VARCHAR), CAST(:t_username AS VARCHAR),
+           CAST(:t_language_code AS VARCHAR), CAST(:t_is_premium AS BOOLEAN),
+           (SELECT now FROM input)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM users AS s WHERE s.id = CAST(:t_id AS BIGINT)
+        AND s.is_bot = CAST(:t_is_bot AS BOOLEAN)
+        AND s.first_name = CAST(:t_first_name AS VARCHAR)
+        AND s.last_name IS NOT DISTINCT FROM CAST(:t_last_name AS VARCHAR)
+        AND s.username IS NOT DISTINCT FROM CAST(:t_username AS VARCHAR)
+        AND s.language_code IS NOT DISTINCT FROM CAST(:t_language_code AS VARCHAR)
+        AND s.is_premium IS NOT DISTINCT FROM CAST(:t_is_premium AS BOOLEAN))
     ON CONFLICT (id) DO UPDATE SET is_bot = excluded.is_bot,
         first_name = excluded.first_name, last_name = excluded.last_name,
         username = excluded.username, language_code = excluded.language_code,
