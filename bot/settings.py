@@ -79,6 +79,9 @@ class DbSettings(BaseModel):
     echo: bool = False
     pool_size: int = 10
     max_overflow: int = 10
+    # A pooled connection idle this long is pinged before use (PostgreSQL); one used
+    # more recently is handed out as it is. 0 pings on every checkout.
+    ping_after_idle_s: float = Field(default=10.0, ge=0)
     sqlite_busy_timeout_ms: int = 5000
     # Run `alembic upgrade head` when the bot starts. Turn off where a separate
     # migration step runs first (compose.yaml does).
