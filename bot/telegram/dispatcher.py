@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
@@ -23,13 +22,14 @@ from bot.telegram.middlewares import (
 )
 from bot.telegram.moderators import Moderators
 from bot.telegram.sender import SenderLimits, TelegramSender
+from bot.telegram.session import BotSession
 
 
 def create_bot(settings: BotSettings, limits: SenderLimits | None = None) -> Bot:
     """A Bot whose every request goes through the shared TelegramSender."""
     if settings.token is None:
         raise ValueError("BOT__TOKEN is not set")
-    session = AiohttpSession(
+    session = BotSession(
         api=TelegramAPIServer.from_base(settings.api_base_url, is_local=settings.api_is_local)
     )
     session.middleware(TelegramSender(limits))
