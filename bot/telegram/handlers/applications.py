@@ -400,24 +400,18 @@ async def _bot_made_link(event: ChatMemberUpdated, bot: Bot) -> bool:
 
 def create_router() -> Router:
     router = Router(name="applications")
-    private = When(F.chat.type == "private")
-    router.message.filter(When(F.from_user))
-    router.message.register(cmd_apply, private, Command("apply"))
-    router.message.register(
-        cmd_apply, private, CommandStart(deep_link=True, magic=F.args == "apply")
-    )
-    router.message.register(cmd_cancel, private, Command("cancel"))
+    # Every message handler here is for private chats: one check for the router (a
+    # group message skips all of them at once).
+    router.message.filter(When(F.from_user & (F.chat.type == "private")))
+    router.message.register(cmd_apply, Command("apply"))
+    router.message.register(cmd_apply, CommandStart(deep_link=True, magic=F.args == "apply"))
+    router.message.register(cmd_cancel, Command("cancel"))
     answering = StateFilter(Apply.answering)
-    router.message.register(on_voice_answer, private, answering, VoiceMedia())
+    router.message.register(on_voice_answer, answering, VoiceMedia())
+    router.message.register(on_text_answer, answering, When(F.text & ~F.text.startswith("/")))
+    router.message.register(on_other_answer, answering, When(~F.text))
     router.message.register(
-        on_text_answer, private, answering, When(F.text & ~F.text.startswith("/"))
-    )
-    router.message.register(on_other_answer, private, answering, When(~F.text))
-    router.message.register(
-        on_text_while_confirming,
-        private,
-        StateFilter(Apply.confirming),
-        When(~F.text.startswith("/")),
+        on_text_while_confirming, StateFilter(Apply.confirming), When(~F.text.startswith("/"))
     )
     router.callback_query.register(on_submit, ApplyCallback.filter(F.action == ApplyAction.SUBMIT))
     router.callback_query.register(on_edit, ApplyCallback.filter(F.action == ApplyAction.EDIT))
