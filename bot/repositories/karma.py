@@ -298,7 +298,8 @@ class KarmaRepository:
             "target_id": target_id,
             **windows.params(),
         }
-        row = (await self.session.execute(_LOCK_AND_CHECK_PG, params)).one()
+        connection = await self.session.connection()  # Core: a hot path needs no ORM
+        row = (await connection.execute(_LOCK_AND_CHECK_PG, params)).one()
         return VoteChecks(float(row[1] or 0.0), int(row[2]) > 0, int(row[3]), int(row[4]))
 
     async def add_vote_pg(
@@ -330,7 +331,8 @@ class KarmaRepository:
         }
         for prefix, user in (("v", voter), ("t", target)):
             params.update({f"{prefix}_{k}": v for k, v in user.model_dump().items()})
-        row = (await self.session.execute(_ADD_VOTE_PG, params)).one_or_none()
+        connection = await self.session.connection()
+        row = (await connection.execute(_ADD_VOTE_PG, params)).one_or_none()
         return None if row is None else (int(row[0]), vote.delta, float(row[1]))
 
     # ------------------------------------------------------------------ writes

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import secrets
@@ -149,10 +150,15 @@ def _keeps_raw(annotation: Any) -> bool:
     return all(isinstance(t, type) and issubclass(t, raw_types) for t in members)
 
 
-def _decode(method: str, name: str, raw: str) -> Any:
+@functools.cache
+def _raw_param(method: str, name: str) -> bool:
     model = _METHOD_MODELS.get(method.lower())
     info = model.model_fields.get(name) if model is not None else None
-    if info is not None and _keeps_raw(info.annotation):
+    return info is not None and _keeps_raw(info.annotation)
+
+
+def _decode(method: str, name: str, raw: str) -> Any:
+    if _raw_param(method, name):
         return raw
     try:
         value = json.loads(raw)
