@@ -3,6 +3,7 @@ work is committed when the handler succeeds and rolled back when it raises."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,13 +26,22 @@ class DbSessionMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         # The session connects lazily: updates that never touch the database cost nothing.
-        async with self.session_factory() as session:
-            data["session"] = session
-            data["services"] = Services(session, self.deps)
-            try:
-                result = await handler(event, data)
-            except BaseException:
+        session = self.session_factory()
+        data["session"] = session
+        data["services"] = Services(session, self.deps)
+        try:
+            result = await handler(event, data)
+        except BaseException:
+            if session.in_transaction():
                 await session.rollback()
-                raise
-            await session.commit()
+            raise
+        else:
+            if session.in_transaction():
+                await session.commit()
             return result
+        finally:
+            # A session with no transaction and no loaded objects (most updates, and a
+            # service that committed through Core) holds nothing to release; closing it
+            # would still cost a task and a greenlet hop per update.
+            if session.in_transaction() or session.identity_map:
+                await asyncio.shield(session.close())
