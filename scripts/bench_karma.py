@@ -1,21 +1,24 @@
 """Karma benchmark: votes through the real dispatcher, and the /top query at scale.
 
-    uv run python -m scripts.bench_karma [--votes 2000] [--concurrency 32] [--events 100000]
-                                         [--processes 1] [--voters 0]
+    uv run python -m scripts.bench_karma [--votes 8000] [--voters 2000] [--targets 64]
+                                         [--processes 2] [--concurrency 32]
+                                         [--events 100000]
 
-On one machine, in one process, with the production shape (fake Bot API on loopback ->
-real dispatcher -> KarmaService -> PostgreSQL on a scratch database):
+The production shape on one machine: fake Bot API on loopback -> real dispatcher
+(every middleware, every router) -> KarmaService -> PostgreSQL on a scratch database.
 
-* end to end: N "+" replies from distinct voters on a few targets (no cooldown or quota
-  refusals), ~32 in flight; votes/s and p50/p95 latency per vote, update fed -> reply sent.
-  Every voter is new to the bot (cold: profile, activity and membership written on the
-  way) unless --voters M: then M members who said hello first vote in turn, once per
-  target (warm: a chat's steady state)
-* with --processes N: N bot processes (replicas, as an operator would run them behind
-  one webhook) on the same database, chat and targets, the votes and the in-flight
-  count split between them, started together; votes/s over the whole span
-* service only: the same number of KarmaService.vote calls without aiogram and HTTP,
-  to show where the time goes
+* end to end: "+" replies, ~32 in flight, no cooldown or quota refusals; votes/s and
+  p50/p95 latency per vote, update fed -> reply sent. By default a chat's steady state:
+  2000 members who have written before (each says hello first) vote in turn on the
+  messages of 64 members, once per member; votes in flight go to different members,
+  as thanks in a busy chat do. --voters 0: every vote from a voter new to the bot
+  (profile, membership and activity written on the way). --targets 1: every vote on
+  one message (a burst of thanks on one post: the votes queue on one total's row).
+* --processes N (default 2, one per core): N bot processes (replicas, as an operator
+  runs them behind one webhook) on the same database and chat, votes, voters and the
+  in-flight count split between them, started together; votes/s over the whole span.
+  --processes 1 adds a breakdown (updates no handler takes, bare sendMessage calls).
+* service only: as many KarmaService.vote calls without aiogram and HTTP
 * /top: the leaderboard queries (week, month, all, and the caller's own rank) over
   100,000 seeded events
 
@@ -38,6 +41,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import freeze_startup_heap
 from bot.db.base import utcnow
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import KarmaEvent, KarmaTotal
@@ -54,11 +58,25 @@ from tests import factories as f
 from tests.fakes import FakeBotAPI
 
 GROUP = f.group_chat(id=-1_009_000_000_001, title="Bench Group")
-TARGETS = 4
 WARMUP = 100  # warm-up votes per process
 MAX_VOTES = 1_000_000  # voter ids of each process lie in their own range
 TARGET_VOTES_S = 500.0
 UNLIMITED = SenderLimits(global_per_s=1e9, group_per_s=1e9, group_burst=1e9)
+
+
+@dataclass(frozen=True)
+class Workload:
+    votes: int
+    concurrency: int  # votes in flight
+    voters: int  # 0: every vote from a new voter; N: N known members in turn
+    targets: int  # members whose messages are voted on
+
+    def share(self, processes: int, index: int) -> Workload:
+        """This replica's part when `processes` of them split the work."""
+        votes = self.votes // processes + (index < self.votes % processes)
+        return Workload(
+            votes, max(1, self.concurrency // processes), self.voters // processes, self.targets
+        )
 
 
 @dataclass
@@ -96,11 +114,14 @@ def vote_updates(
     first_voter: int, count: int, targets: list[dict[str, Any]], pool: int = 0
 ) -> list[Any]:
     """`count` "+" replies. pool 0: every vote from a new voter; else from `pool` voters
-    in turn, each voting once per target (no cooldown or quota refusal)."""
+    in turn, each voting once per target (no cooldown or quota refusal). Votes in a row
+    go to targets in a row, so the votes in flight are spread over the targets (as in a
+    chat, where thanks go to many authors) unless there are fewer targets than that."""
     updates = []
     for n in range(count):
         if pool:
-            author, target = voter(first_voter, n % pool), targets[(n // pool) % len(targets)]
+            index, rounds = n % pool, n // pool
+            author, target = voter(first_voter, index), targets[(index + rounds) % len(targets)]
         else:
             author, target = voter(first_voter, n), targets[n % len(targets)]
         updates.append(
@@ -112,18 +133,18 @@ def vote_updates(
 async def replica(
     url: str,
     index: int,
-    votes: int,
-    concurrency: int,
+    work: Workload,
     *,
     ready: Callable[[], None] | None = None,
     breakdown: dict[str, Run] | None = None,
-    voters: int = 0,
 ) -> Run:
     """One bot process: its dispatcher, engine and Bot (with a fake Bot API of its own);
-    100 warm-up votes, then `votes` "+" replies from voters of its own, `concurrency` in
-    flight. `ready` (blocking) is called between the two, so that several replicas start
-    together. With `voters`, the votes come from that many members who each said hello
-    in the chat first (known to the bot, as a chat's members are)."""
+    100 warm-up votes, then `work.votes` "+" replies from voters of its own on messages
+    of `work.targets` members, `work.concurrency` in flight. `ready` (blocking) is called
+    between the two, so that several replicas start together. With `work.voters`, the
+    votes come from that many members who each said hello in the chat first (known to
+    the bot, as a chat's members are)."""
+    votes, concurrency, voters = work.votes, work.concurrency, work.voters
     async with FakeBotAPI() as api:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -136,10 +157,11 @@ async def replica(
         sessions = create_session_factory(engine)
         bot = create_bot(settings.bot, UNLIMITED)
         dispatcher = create_dispatcher(AppDeps(settings), sessions)
+        freeze_startup_heap()  # as `python -m bot` does once started
         api.set_chat(GROUP)
         targets = [
             f.message("hello", from_user=f.user(id=1_000 + n, first_name=f"Target {n}"), chat=GROUP)
-            for n in range(TARGETS)
+            for n in range(work.targets)
         ]
         try:
             warmup = vote_updates(2_000_000 + index * WARMUP, WARMUP, targets)
@@ -155,7 +177,11 @@ async def replica(
                 await run_concurrently(
                     [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in hellos], concurrency
                 )
-            updates = vote_updates(first, votes, targets, pool=voters)
+            # Each replica starts further along the targets, so that the replicas' votes
+            # in flight are on different members, as they would be in a chat; the same
+            # sequence in every replica would have them queue on the same totals.
+            shift = index * concurrency % len(targets)
+            updates = vote_updates(first, votes, targets[shift:] + targets[:shift], pool=voters)
             if ready is not None:
                 await asyncio.to_thread(ready)
             run = await run_concurrently(
@@ -184,11 +210,9 @@ async def replica(
             await engine.dispose()
 
 
-def _replica_process(
-    url: str, index: int, votes: int, concurrency: int, voters: int, barrier: Any, results: Any
-) -> None:
+def _replica_process(url: str, index: int, work: Workload, barrier: Any, results: Any) -> None:
     configure_logging(LogSettings(level="WARNING", format="json"))
-    run = asyncio.run(replica(url, index, votes, concurrency, ready=barrier.wait, voters=voters))
+    run = asyncio.run(replica(url, index, work, ready=barrier.wait))
     results.put((run.started_at, run.ended_at, run.latencies))
 
 
@@ -204,37 +228,23 @@ async def stored(url: str) -> tuple[int, float]:
 
 
 async def end_to_end(
-    url: str,
-    votes: int,
-    concurrency: int,
-    processes: int,
-    breakdown: dict[str, Run],
-    voters: int = 0,
+    url: str, work: Workload, processes: int, breakdown: dict[str, Run]
 ) -> tuple[Run, int, float]:
     """`processes` == 1: in this process, with the breakdown. More: that many replica
     processes on one database, `votes` and `concurrency` split between them, started
     together; the rate is all their votes over the span from the first start to the
     last end."""
     if processes == 1:
-        run = await replica(url, 0, votes, concurrency, breakdown=breakdown, voters=voters)
+        run = await replica(url, 0, work, breakdown=breakdown)
     else:
         context = multiprocessing.get_context("spawn")
         barrier, results = context.Barrier(processes), context.Queue()
-        shares = [votes // processes + (i < votes % processes) for i in range(processes)]
         workers = [
             context.Process(
                 target=_replica_process,
-                args=(
-                    url,
-                    i,
-                    share,
-                    max(1, concurrency // processes),
-                    voters // processes,
-                    barrier,
-                    results,
-                ),
+                args=(url, i, work.share(processes, i), barrier, results),
             )
-            for i, share in enumerate(shares)
+            for i in range(processes)
         ]
         for worker in workers:
             worker.start()
@@ -247,12 +257,12 @@ async def end_to_end(
         latencies = [latency for part in parts for latency in part[2]]
         run = Run(ended - started, latencies, started, ended)
     events, total = await stored(url)
-    expected = votes + processes * WARMUP
+    expected = work.votes + processes * WARMUP
     assert (events, round(total)) == (expected, expected), f"{events} events, sum {total}"
     return run, events, total
 
 
-async def service_only(url: str, votes: int, concurrency: int) -> Run:
+async def service_only(url: str, votes: int, concurrency: int, targets: int) -> Run:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         db={"url": url, "pool_size": concurrency},
@@ -261,11 +271,11 @@ async def service_only(url: str, votes: int, concurrency: int) -> Run:
     engine = create_engine(settings.db)
     sessions = create_session_factory(engine)
     chat = ChatInfo.model_validate(GROUP)
-    targets = [UserProfile(id=1_000 + n, first_name=f"Target {n}") for n in range(TARGETS)]
+    members = [UserProfile(id=1_000 + n, first_name=f"Target {n}") for n in range(targets)]
 
     def job(n: int) -> Callable[[], Awaitable[Any]]:
         voter = UserProfile(id=4_000_000 + n, first_name=f"Voter {n}")
-        request = VoteRequest(chat=chat, voter=voter, target=targets[n % TARGETS], direction=1)
+        request = VoteRequest(chat=chat, voter=voter, target=members[n % targets], direction=1)
 
         async def vote() -> None:
             async with sessions() as session:
@@ -338,14 +348,12 @@ async def leaderboard_times(url: str, events: int, runs: int) -> dict[str, float
         await engine.dispose()
 
 
-async def measure(
-    votes: int, concurrency: int, events: int, processes: int, voters: int
-) -> dict[str, Any]:
+async def measure(work: Workload, events: int, processes: int) -> dict[str, Any]:
     async with scratch_database("bench_karma") as url:
         breakdown: dict[str, Run] = {}
-        e2e, stored, total = await end_to_end(url, votes, concurrency, processes, breakdown, voters)
+        e2e, stored, total = await end_to_end(url, work, processes, breakdown)
     async with scratch_database("bench_karma") as url:
-        service = await service_only(url, votes, concurrency)
+        service = await service_only(url, work.votes, work.concurrency, work.targets)
     async with scratch_database("bench_karma") as url:
         top = await leaderboard_times(url, events, runs=20)
     return {
@@ -360,28 +368,35 @@ async def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--votes", type=int, default=2000)
+    parser.add_argument("--votes", type=int, default=8000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument(
         "--processes",
         type=int,
-        default=1,
+        default=2,
         help="bot replicas (processes) sharing the database; votes and concurrency split",
     )
     parser.add_argument(
         "--voters",
         type=int,
-        default=0,
-        help="0: every vote from a new voter (cold); N: from N members known to the bot "
-        "(each says hello first), each voting once per target (warm, a chat's steady state)",
+        default=2000,
+        help="N: from N members known to the bot (each says hello first), each voting once "
+        "per target (a chat's steady state); 0: every vote from a new voter (cold)",
+    )
+    parser.add_argument(
+        "--targets", type=int, default=64, help="members whose messages are voted on"
     )
     args = parser.parse_args()
-    if args.voters and args.votes > args.voters * TARGETS:
-        parser.error(f"--votes must be at most {TARGETS} x --voters (no cooldown refusals)")
+    if args.voters and args.votes > args.voters * min(args.targets, 20):
+        parser.error(
+            "--votes must be at most min(--targets, 20) x --voters: each voter votes once "
+            "per target (cooldown) and at most 20 times a day (KARMA__DAILY_QUOTA)"
+        )
+    work = Workload(args.votes, args.concurrency, args.voters, args.targets)
     # As in production, minus the INFO lines: the table is the output here.
     configure_logging(LogSettings(level="WARNING", format="json"))
-    m = asyncio.run(measure(args.votes, args.concurrency, args.events, args.processes, args.voters))
+    m = asyncio.run(measure(work, args.events, args.processes))
     e2e, service, top = m["e2e"], m["service"], m["top"]
     ms = 1000.0
     rows = [
@@ -414,6 +429,7 @@ def main() -> int:
     if args.processes > 1:
         title += f", {args.processes} bot processes"
     title += f", {args.voters} known voters" if args.voters else ", every voter new"
+    title += f", on {args.targets} members' messages"
     print_table(title, rows)
     path = write_results(
         "karma",
@@ -422,6 +438,7 @@ def main() -> int:
             "concurrency": args.concurrency,
             "processes": args.processes,
             "known_voters": args.voters,
+            "targets": args.targets,
             "end_to_end": {
                 "votes_per_s": e2e.rate,
                 "p50_ms": median(e2e.latencies) * ms,
