@@ -78,6 +78,9 @@ def configure_logging(settings: LogSettings, *, secrets: Iterable[str] = ()) -> 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
+    # Python warnings (library deprecations, SQLAlchemy's) become log lines like any
+    # other: structured, masked, on the same stream, instead of bare text on stderr.
+    logging.captureWarnings(True)
     # aiogram logs every handled update at INFO; keep that for DEBUG runs only.
     logging.getLogger("aiogram.event").setLevel(max(logging.WARNING, root.level))
     structlog.configure(

@@ -10,9 +10,11 @@ Revises: 4b1d2c3e5f60
 Create Date: 2026-11-29 20:05:00.000000+00:00
 """
 
+import warnings
 from collections.abc import Sequence
 
 from alembic import op
+from sqlalchemy.exc import SAWarning
 
 revision: str = "3a0c1d2e4f59"
 down_revision: str | None = "4b1d2c3e5f60"
@@ -21,8 +23,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("karma_events", schema=None) as batch_op:
-        batch_op.drop_constraint("fk_karma_events_chat_id_chats", type_="foreignkey")
+    # On SQLite the table is rebuilt from its reflection, which reads the referenced
+    # users table too; its expression index (lower(username)) cannot be reflected and
+    # is not needed for the copy.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+        with op.batch_alter_table("karma_events", schema=None) as batch_op:
+            batch_op.drop_constraint("fk_karma_events_chat_id_chats", type_="foreignkey")
 
 
 def downgrade() -> None:
