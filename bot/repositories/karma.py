@@ -162,7 +162,7 @@ def _person_upsert(p: str) -> str:
 # voter's lock); the total. The foreign keys of the event are checked at the end of the
 # statement, when the profiles are in.
 _ADD_VOTE_PG = text(
-    """
+    f"""
 WITH input AS (
     SELECT CAST(:chat_id AS BIGINT) AS id, CAST(:chat_type AS VARCHAR) AS type,
            CAST(:chat_title AS VARCHAR) AS title, CAST(:chat_username AS VARCHAR) AS username,
@@ -176,10 +176,8 @@ WITH input AS (
         AND s.username IS NOT DISTINCT FROM i.username)
     ON CONFLICT (id) DO UPDATE SET type = excluded.type, title = excluded.title,
         username = excluded.username, updated_at = excluded.updated_at
-), voter AS (
-{_PERSON_UPSERT_V}
-), target AS (
-{_PERSON_UPSERT_T}
+), voter AS ({_person_upsert("v")}
+), target AS ({_person_upsert("t")}
 ), ev AS (
     INSERT INTO karma_events (chat_id, voter_id, target_id, source, direction, weight, delta,
                               message_id, vote_message_id, created_at)
@@ -199,9 +197,7 @@ SELECT :chat_id, :target_id, ev.delta, :now FROM ev
 ON CONFLICT (chat_id, user_id) DO UPDATE
     SET karma = t.karma + excluded.karma, updated_at = excluded.updated_at
 RETURNING (SELECT id FROM ev), t.karma
-""".replace("{_PERSON_UPSERT_V}", _person_upsert("v")).replace(
-        "{_PERSON_UPSERT_T}", _person_upsert("t")
-    )
+"""  # noqa: S608 (only this module's fixed fragments are interpolated)
 )
 
 
