@@ -42,6 +42,35 @@ async def scratch_database(prefix: str) -> AsyncIterator[str]:
         await admin.dispose()
 
 
+def postgres_cpu_s() -> float | None:
+    """CPU seconds (user + system) used so far by this machine's PostgreSQL processes
+    (server, backends, WAL writer...), from /proc; None where there is none to read (PG
+    on another host, or not Linux). The difference over a run is the database's share
+    of the machine's CPU."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            comm = (stat.parent / "comm").read_text().strip()
+        except OSError:  # the process ended meanwhile
+            continue
+        if comm == "postgres":
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+            found = True
+    return total / ticks if found else None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def p95(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -64,7 +93,11 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     data = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu": cpu_model(),
+            "python": platform.python_version(),
+        },
         **data,
     }
     path.write_text(json.dumps(data, indent=2))

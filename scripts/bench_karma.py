@@ -53,7 +53,14 @@ from bot.services.karma import KarmaService
 from bot.settings import LogSettings, Settings
 from bot.telegram.dispatcher import create_bot, create_dispatcher
 from bot.telegram.sender import SenderLimits
-from scripts._bench import median, p95, print_table, scratch_database, write_results
+from scripts._bench import (
+    median,
+    p95,
+    postgres_cpu_s,
+    print_table,
+    scratch_database,
+    write_results,
+)
 from tests import factories as f
 from tests.fakes import FakeBotAPI
 
@@ -85,6 +92,8 @@ class Run:
     latencies: list[float]
     started_at: float = 0.0  # wall clock (time.time()), to merge runs of several processes
     ended_at: float = 0.0
+    cpu_s: float = 0.0  # the bot processes' CPU time over the run (fake Bot API included)
+    pg_cpu_s: float | None = None  # PostgreSQL's CPU time over the run, where readable
 
     @property
     def rate(self) -> float:
@@ -184,9 +193,14 @@ async def replica(
             updates = vote_updates(first, votes, targets[shift:] + targets[:shift], pool=voters)
             if ready is not None:
                 await asyncio.to_thread(ready)
+            cpu, pg_cpu = time.process_time(), postgres_cpu_s()
             run = await run_concurrently(
                 [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in updates], concurrency
             )
+            run.cpu_s = time.process_time() - cpu
+            pg_cpu_after = postgres_cpu_s()
+            if pg_cpu is not None and pg_cpu_after is not None:
+                run.pg_cpu_s = pg_cpu_after - pg_cpu
             replies = len(api.calls_of("sendMessage"))
             assert replies == votes + len(warmup), f"{replies} replies for {votes} votes"
             if breakdown is not None:
@@ -213,7 +227,7 @@ async def replica(
 def _replica_process(url: str, index: int, work: Workload, barrier: Any, results: Any) -> None:
     configure_logging(LogSettings(level="WARNING", format="json"))
     run = asyncio.run(replica(url, index, work, ready=barrier.wait))
-    results.put((run.started_at, run.ended_at, run.latencies))
+    results.put(vars(run))  # a plain dict: this module is __mp_main__ here
 
 
 async def stored(url: str) -> tuple[int, float]:
@@ -248,14 +262,24 @@ async def end_to_end(
         ]
         for worker in workers:
             worker.start()
-        parts = [await asyncio.to_thread(results.get) for _ in workers]
+        parts = [Run(**await asyncio.to_thread(results.get)) for _ in workers]
         for worker in workers:
             await asyncio.to_thread(worker.join)
             if worker.exitcode != 0:
                 raise RuntimeError(f"a replica failed (exit code {worker.exitcode})")
-        started, ended = min(p[0] for p in parts), max(p[1] for p in parts)
-        latencies = [latency for part in parts for latency in part[2]]
-        run = Run(ended - started, latencies, started, ended)
+        started, ended = min(p.started_at for p in parts), max(p.ended_at for p in parts)
+        latencies = [latency for part in parts for latency in part.latencies]
+        # The replicas' PostgreSQL readings cover nearly the same span (they start
+        # together); the largest is the closest to the whole run.
+        pg_cpu = [p.pg_cpu_s for p in parts if p.pg_cpu_s is not None]
+        run = Run(
+            ended - started,
+            latencies,
+            started,
+            ended,
+            cpu_s=sum(p.cpu_s for p in parts),
+            pg_cpu_s=max(pg_cpu) if pg_cpu else None,
+        )
     events, total = await stored(url)
     expected = work.votes + processes * WARMUP
     assert (events, round(total)) == (expected, expected), f"{events} events, sum {total}"
@@ -366,6 +390,10 @@ async def measure(work: Workload, events: int, processes: int) -> dict[str, Any]
     }
 
 
+def _per_vote_ms(cpu_s: float | None, run: Run) -> float | None:
+    return None if cpu_s is None else cpu_s / len(run.latencies) * 1000.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=8000)
@@ -408,6 +436,12 @@ def main() -> int:
         ),
         ("  p50 latency per vote", f"{median(e2e.latencies) * ms:.1f} ms", "", ""),
         ("  p95 latency per vote", f"{p95(e2e.latencies) * ms:.1f} ms", "", ""),
+        ("  bot CPU per vote", f"{e2e.cpu_s / len(e2e.latencies) * ms:.2f} ms", "", ""),
+        *(
+            [("  PostgreSQL CPU per vote", f"{pg_ms_per_vote:.2f} ms", "", "")]
+            if (pg_ms_per_vote := _per_vote_ms(e2e.pg_cpu_s, e2e)) is not None
+            else []
+        ),
         ("  events stored / karma sum", f"{m['stored']} / {m['total']:.0f}", "", ""),
         ("votes, service only", f"{service.rate:.0f} votes/s", "", ""),
         (
@@ -443,6 +477,8 @@ def main() -> int:
                 "votes_per_s": e2e.rate,
                 "p50_ms": median(e2e.latencies) * ms,
                 "p95_ms": p95(e2e.latencies) * ms,
+                "bot_cpu_ms_per_vote": _per_vote_ms(e2e.cpu_s, e2e),
+                "postgres_cpu_ms_per_vote": _per_vote_ms(e2e.pg_cpu_s, e2e),
             },
             "service_only": {
                 "votes_per_s": service.rate,
