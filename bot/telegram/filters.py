@@ -3,15 +3,15 @@
 Every filter here is a coroutine: aiogram runs a synchronous filter (a bare `F.…` magic
 filter included) through `asyncio.to_thread`, a thread hop for each check of each update.
 Through a dozen routers that was the largest single cost of routing a group message, so
-magic filters are registered wrapped in `When` (a test walks the dispatcher for any that
-are not)."""
+magic filters are registered wrapped in `When`, and commands use `Command` and
+`CommandStart` from here (a test walks the dispatcher for any that do not)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import Bot
+from aiogram import Bot, filters
 from aiogram.filters import Filter
 from aiogram.types import Message, TelegramObject
 from magic_filter import MagicFilter
@@ -35,6 +35,29 @@ class When(Filter):
 
     def __str__(self) -> str:
         return f"When({self.magic!r})"
+
+
+class Command(filters.Command):
+    """aiogram's command filter, refusing at once a message that cannot be a command.
+
+    aiogram's own splits the text, builds a `CommandObject` and raises and catches an
+    exception for every message it is shown that is not its command: most group messages
+    are shown to several command handlers on their way to the one that takes them. A text
+    whose first character is neither one of the prefixes nor a space (aiogram skips
+    leading spaces) is no command; everything else goes to aiogram's parsing unchanged."""
+
+    __slots__ = ()
+
+    async def __call__(self, message: Message, bot: Bot) -> bool | dict[str, Any]:
+        if isinstance(message, Message):
+            text = message.text or message.caption
+            if text and text[0] not in self.prefix and not text[0].isspace():
+                return False
+        return await super().__call__(message, bot)
+
+
+class CommandStart(Command, filters.CommandStart):
+    __slots__ = ()
 
 
 class UnknownCommand(Filter):
@@ -110,7 +133,11 @@ def voice_media(message: Message) -> VoiceMediaRef | None:
 
 class KarmaVote(Filter):
     """A group reply that votes on the replied-to message's author ("+", "thanks", "👎"...),
-    while karma is enabled. Gives the handler `vote: VoteIntent`."""
+    while karma is enabled. Gives the handler `vote: VoteIntent`.
+
+    A voice note, audio or video note captioned "+" is not a vote: it belongs to A2T
+    (transcribed, or left alone where the chat's mode says so), whichever router comes
+    first."""
 
     async def __call__(self, message: Message, settings: Settings) -> bool | dict[str, Any]:
         if not settings.karma.enabled or message.chat.type not in ("group", "supergroup"):
@@ -121,7 +148,7 @@ class KarmaVote(Filter):
         if message.from_user is None or message.from_user.is_bot:
             return False
         direction = parse_vote(message.text or message.caption)
-        if direction is None:
+        if direction is None or (message.caption and voice_media(message)):
             return False
         return {"vote": VoteIntent(direction, replied)}
 

@@ -9,14 +9,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import (
-    JOIN_TRANSITION,
-    ChatMemberUpdatedFilter,
-    Command,
-    CommandObject,
-    CommandStart,
-    StateFilter,
-)
+from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
@@ -35,7 +28,7 @@ from bot.telegram import application_actions as actions
 from bot.telegram import application_views as views
 from bot.telegram.adapters import chat_info, user_profile
 from bot.telegram.callbacks import ApplyAction, ApplyCallback
-from bot.telegram.filters import VoiceMedia, VoiceMediaRef, When
+from bot.telegram.filters import Command, CommandStart, VoiceMedia, VoiceMediaRef, When
 
 log = get_logger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import (
     CallbackQuery,
     ChatPermissions,
@@ -33,7 +33,7 @@ from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile
 from bot.telegram.admins import is_chat_admin
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
-from bot.telegram.filters import KarmaVote, VoteIntent, When
+from bot.telegram.filters import Command, KarmaVote, VoteIntent, When
 
 log = get_logger(__name__)
 READ_ONLY = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, False))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.errors import NotAllowedError, UserFacingError
@@ -18,7 +18,7 @@ from bot.services.member_filter import MemberFilter, parse_member_filter
 from bot.settings import Settings
 from bot.telegram import roster_views as views
 from bot.telegram.callbacks import malformed
-from bot.telegram.filters import When
+from bot.telegram.filters import Command, When
 from bot.telegram.moderators import Moderators
 from bot.telegram.roster_callbacks import MembersPageCallback, PageDirection, page_signature
 

@@ -4,7 +4,6 @@ exactly what was removed and what is kept (ProfileService.forget)."""
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.errors import NotAllowedError, UserFacingError
@@ -12,7 +11,7 @@ from bot.i18n import ChosenLanguages
 from bot.services import Services
 from bot.telegram import roster_views as views
 from bot.telegram.callbacks import malformed
-from bot.telegram.filters import When
+from bot.telegram.filters import Command, When
 from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiogram import F, Router, html
-from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 
@@ -12,7 +11,7 @@ from bot.services import Services
 from bot.telegram.adapters import user_profile
 from bot.telegram.callbacks import LanguageCallback
 from bot.telegram.commands import PRIVATE_COMMANDS, menu
-from bot.telegram.filters import When
+from bot.telegram.filters import Command, CommandStart, When
 
 TELEGRAM_DEFAULT = "auto"  # LanguageCallback code: follow Telegram's app language
 

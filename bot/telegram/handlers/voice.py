@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from aiogram import Bot, F, Router
-from aiogram.filters import ChatMemberUpdatedFilter, Command, CommandObject
+from aiogram.filters import ChatMemberUpdatedFilter, CommandObject
 from aiogram.filters.chat_member_updated import LEAVE_TRANSITION
 from aiogram.types import (
     BufferedInputFile,
@@ -29,7 +29,7 @@ from bot.telegram import a2t_views as views
 from bot.telegram.adapters import chat_info, user_profile
 from bot.telegram.admins import is_chat_admin
 from bot.telegram.callbacks import A2TAction, A2TCallback
-from bot.telegram.filters import VoiceMedia, VoiceMediaRef, When
+from bot.telegram.filters import Command, VoiceMedia, VoiceMediaRef, When
 
 log = get_logger(__name__)
 MODES = ", ".join(m.value for m in A2TMode)

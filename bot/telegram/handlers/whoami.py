@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command
 from aiogram.types import ChatMemberAdministrator, ChatMemberRestricted, Message, User
 
 from bot.log import get_logger
@@ -14,7 +13,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.telegram import roster_views as views
 from bot.telegram.adapters import user_profile
-from bot.telegram.filters import When
+from bot.telegram.filters import Command, When
 from bot.telegram.moderators import Moderators
 
 log = get_logger(__name__)
