@@ -27,10 +27,12 @@ def feature_routers() -> list[Router]:
         karma.create_reactions_router(),  # observes every message: see its docstring
         # before start and voice: /start apply, and voice notes that answer a question
         applications.create_router(),
-        moderation.create_router(),
+        moderation.create_router(),  # a moderator's typed reason may start with "thanks"
+        # Votes are the busiest group messages: they skip start's and voice's checks.
+        # Neither claims a vote (start: private chats; voice: media, which a vote is not).
+        karma.create_router(),
         start.create_router(),
         voice.create_router(),
-        karma.create_router(),
         members.create_router(),
         whoami.create_router(),
         privacy.create_router(),
