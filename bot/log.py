@@ -85,6 +85,9 @@ def configure_logging(settings: LogSettings, *, secrets: Iterable[str] = ()) -> 
     logging.getLogger("aiogram.event").setLevel(max(logging.WARNING, root.level))
     structlog.configure(
         processors=[
+            # A line below the logger's level is dropped before the other processors
+            # (time stamp, context) run: a disabled debug line costs a level check only.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
