@@ -41,7 +41,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import freeze_startup_heap
+from bot.app import tune_garbage_collector
 from bot.db.base import utcnow
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import KarmaEvent, KarmaTotal
@@ -166,7 +166,7 @@ async def replica(
         sessions = create_session_factory(engine)
         bot = create_bot(settings.bot, UNLIMITED)
         dispatcher = create_dispatcher(AppDeps(settings), sessions)
-        freeze_startup_heap()  # as `python -m bot` does once started
+        tune_garbage_collector()  # as `python -m bot` does once started
         api.set_chat(GROUP)
         targets = [
             f.message("hello", from_user=f.user(id=1_000 + n, first_name=f"Target {n}"), chat=GROUP)
