@@ -427,6 +427,7 @@ def main() -> int:
     m = asyncio.run(measure(work, args.events, args.processes))
     e2e, service, top = m["e2e"], m["service"], m["top"]
     ms = 1000.0
+    bot_cpu_ms, pg_cpu_ms = _per_vote_ms(e2e.cpu_s, e2e), _per_vote_ms(e2e.pg_cpu_s, e2e)
     rows = [
         (
             "votes end to end",
@@ -436,11 +437,12 @@ def main() -> int:
         ),
         ("  p50 latency per vote", f"{median(e2e.latencies) * ms:.1f} ms", "", ""),
         ("  p95 latency per vote", f"{p95(e2e.latencies) * ms:.1f} ms", "", ""),
-        ("  bot CPU per vote", f"{e2e.cpu_s / len(e2e.latencies) * ms:.2f} ms", "", ""),
-        *(
-            [("  PostgreSQL CPU per vote", f"{pg_ms_per_vote:.2f} ms", "", "")]
-            if (pg_ms_per_vote := _per_vote_ms(e2e.pg_cpu_s, e2e)) is not None
-            else []
+        ("  bot CPU per vote", f"{bot_cpu_ms:.2f} ms", "", ""),
+        (
+            "  PostgreSQL CPU per vote",
+            "n/a (not local)" if pg_cpu_ms is None else f"{pg_cpu_ms:.2f} ms",
+            "",
+            "",
         ),
         ("  events stored / karma sum", f"{m['stored']} / {m['total']:.0f}", "", ""),
         ("votes, service only", f"{service.rate:.0f} votes/s", "", ""),
@@ -477,8 +479,8 @@ def main() -> int:
                 "votes_per_s": e2e.rate,
                 "p50_ms": median(e2e.latencies) * ms,
                 "p95_ms": p95(e2e.latencies) * ms,
-                "bot_cpu_ms_per_vote": _per_vote_ms(e2e.cpu_s, e2e),
-                "postgres_cpu_ms_per_vote": _per_vote_ms(e2e.pg_cpu_s, e2e),
+                "bot_cpu_ms_per_vote": bot_cpu_ms,
+                "postgres_cpu_ms_per_vote": pg_cpu_ms,
             },
             "service_only": {
                 "votes_per_s": service.rate,
