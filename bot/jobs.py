@@ -1,25 +1,79 @@
-"""The bot <-> worker contract: job names and how a job is enqueued. Jobs carry ids
-only; the database row is the truth about the job.
+"""The bot <-> worker contract: job names, how a job is enqueued and how it is encoded
+in Redis. Jobs carry ids only; the database row is the truth about the job.
 
 Two queues, one job function:
 * ArqJobQueue (REDIS__URL set): jobs go to arq; `python -m worker` processes run them.
 * InProcessJobQueue (embedded default): the bot runs the same job function itself,
   at most `max_jobs` at a time.
+
+Jobs are JSON in Redis, not arq's default pickle: unpickling runs whatever code the
+payload names, so with pickle anyone who can write to Redis could run code in every
+worker. A payload that is not our JSON is refused by arq before any function runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import unquote
 
-from arq.connections import ArqRedis
+from arq.connections import ArqRedis, create_pool
+from arq.connections import RedisSettings as ArqRedisSettings
 
 from bot.log import get_logger
+from bot.settings import RedisSettings
 
 log = get_logger(__name__)
 
 TRANSCRIBE = "transcribe"
+
+
+def serialize_job(data: dict[str, Any]) -> bytes:
+    """arq's job and result records as JSON. Our arguments are ints; a failed job's
+    result is an exception, kept as its text."""
+    return json.dumps(data, separators=(",", ":"), default=_as_text).encode()
+
+
+def deserialize_job(raw: bytes) -> dict[str, Any]:
+    """The inverse of `serialize_job`; anything else (a pickle among them) raises, and
+    arq then fails that job without running it."""
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("an arq job record is a JSON object")
+    return data
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def arq_redis_settings(cfg: RedisSettings) -> ArqRedisSettings:
+    """arq's connection settings from REDIS__URL (and REDIS__TLS_CA_FILE).
+
+    arq's own `from_dsn` leaves a percent-encoded password encoded and does not check
+    the TLS server's host name; both are fixed here."""
+    assert cfg.url is not None
+    settings = ArqRedisSettings.from_dsn(cfg.url.get_secret_value())
+    settings.username = unquote(settings.username) if settings.username else None
+    settings.password = unquote(settings.password) if settings.password else None
+    if settings.ssl:
+        settings.ssl_check_hostname = True
+        if cfg.tls_ca_file is not None:
+            settings.ssl_ca_certs = str(cfg.tls_ca_file)
+    return settings
+
+
+async def create_arq_pool(cfg: RedisSettings) -> ArqRedis:
+    """One Redis connection pool that enqueues JSON jobs."""
+    return await create_pool(
+        arq_redis_settings(cfg),
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+    )
 
 
 def arq_job_id(job_id: int, generation: int) -> str:
@@ -45,6 +99,9 @@ class TransientJobError(Exception):
 
 class ArqJobQueue:
     def __init__(self, redis: ArqRedis, queue_name: str) -> None:
+        # Whoever made the pool, what this queue writes is JSON (see the module docstring).
+        redis.job_serializer = serialize_job
+        redis.job_deserializer = deserialize_job
         self.redis = redis
         self.queue_name = queue_name
 
@@ -63,7 +120,10 @@ class ArqJobQueue:
         from arq.jobs import Job, JobStatus
 
         status = await Job(
-            arq_job_id(job_id, generation), self.redis, _queue_name=self.queue_name
+            arq_job_id(job_id, generation),
+            self.redis,
+            _queue_name=self.queue_name,
+            _deserializer=deserialize_job,
         ).status()
         return status in {JobStatus.deferred, JobStatus.queued, JobStatus.in_progress}
 

@@ -94,8 +94,21 @@ class DbSettings(BaseModel):
 
 class RedisSettings(BaseModel):
     # Unset: the embedded default, jobs run inside the bot process.
+    # redis://[:password@]host[:port][/db], or rediss://... for TLS.
     url: SecretStr | None = None
     queue_name: str = "a2t:queue"
+    # rediss:// only: a CA bundle to verify the server with (empty: the system's CAs).
+    tls_ca_file: Path | None = None
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _known_scheme(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and text.strip():
+            scheme = text.split("://", 1)[0] if "://" in text else ""
+            if scheme not in {"redis", "rediss", "unix"}:
+                raise ValueError("expected redis://, rediss:// (TLS) or unix://")
+        return value
 
 
 class WhisperSettings(BaseModel):

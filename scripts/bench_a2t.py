@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot
-from arq.connections import RedisSettings, create_pool
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.enums import JobStatus
 from bot.db.models import TranscriptionJob
-from bot.jobs import ArqJobQueue
+from bot.jobs import ArqJobQueue, create_arq_pool
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
@@ -160,7 +159,7 @@ async def rig(db_url: str) -> AsyncIterator[Rig]:
             redis={"url": REDIS_URL, "queue_name": QUEUE},
             a2t={"user_rate_per_minute": 10_000, "user_daily_minutes": 100_000},
         )
-        arq = await create_pool(RedisSettings.from_dsn(REDIS_URL))
+        arq = await create_arq_pool(settings.redis)
         engine = create_engine(settings.db)
         deps = AppDeps(settings, ArqJobQueue(arq, QUEUE), A2TStatus(True))
         bot = create_bot(settings.bot)

@@ -13,13 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 from arq import func
-from arq.connections import RedisSettings
 
 from bot.bootstrap import ConfigError, load_settings
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.migrate import current_revision, head_revision
 from bot.http import create_app, start_site
-from bot.jobs import TRANSCRIBE, ArqJobQueue
+from bot.jobs import TRANSCRIBE, ArqJobQueue, arq_redis_settings, deserialize_job, serialize_job
 from bot.log import get_logger
 from bot.settings import Settings
 from bot.telegram.dispatcher import create_bot
@@ -102,7 +101,11 @@ def worker_options(settings: Settings) -> dict[str, Any]:
                 max_tries=a2t.max_tries,
             )
         ],
-        "redis_settings": RedisSettings.from_dsn(settings.redis.url.get_secret_value()),
+        "redis_settings": arq_redis_settings(settings.redis),
+        # JSON, never pickle: a payload written into Redis by anyone else is refused
+        # instead of run (bot/jobs.py).
+        "job_serializer": serialize_job,
+        "job_deserializer": deserialize_job,
         "queue_name": settings.redis.queue_name,
         "max_jobs": a2t.max_jobs,
         "job_timeout": a2t.job_timeout_s,

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from aiogram import Bot
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.enums import JobStatus
 from bot.db.models import TranscriptionJob
-from bot.jobs import ArqJobQueue
+from bot.jobs import ArqJobQueue, create_arq_pool
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
@@ -58,8 +58,7 @@ def settings(make_settings: Any, pg_url: str, redis_url: str) -> Settings:
 
 @pytest.fixture
 async def arq_redis(redis: Any, settings: Settings) -> AsyncIterator[ArqRedis]:
-    assert settings.redis.url is not None
-    pool = await create_pool(RedisSettings.from_dsn(settings.redis.url.get_secret_value()))
+    pool = await create_arq_pool(settings.redis)
     yield pool
     await pool.aclose()
 
