@@ -157,7 +157,9 @@ async def _setup_webhook(
     bot: Bot, dp: Dispatcher, settings: Settings, app: web.Application | None
 ) -> web.Application:
     cfg = settings.bot
-    secret = cfg.webhook_secret.get_secret_value() if cfg.webhook_secret else None
+    if cfg.webhook_secret is None:  # settings refuse this already; never serve without it
+        raise ConfigError("BOT__MODE=webhook needs BOT__WEBHOOK_SECRET")
+    secret = cfg.webhook_secret.get_secret_value()
     app = (
         app if app is not None and settings.metrics.port == cfg.webhook_port else web.Application()
     )

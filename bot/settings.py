@@ -7,6 +7,7 @@ Every field is documented in `.env.example`; keep the two in step.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,6 +22,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_CLOUD_API = "https://api.telegram.org"
+# What Telegram accepts as a webhook's secret_token: 1-256 characters of this set.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # The cloud Bot API refuses to hand out files larger than this (getFile).
 CLOUD_DOWNLOAD_LIMIT_MB = 20
 
@@ -63,10 +66,31 @@ class BotSettings(BaseModel):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_accepts_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # The value itself is never echoed: it would land in logs and CI output.
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
     @model_validator(mode="after")
-    def _webhook_needs_url(self) -> BotSettings:
-        if self.mode == "webhook" and not self.webhook_url:
+    def _webhook_needs_url_and_secret(self) -> BotSettings:
+        if self.mode != "webhook":
+            return self
+        if not self.webhook_url:
             raise ValueError("BOT__MODE=webhook needs BOT__WEBHOOK_URL (the public https URL)")
+        if self.webhook_secret is None:
+            # Without it anyone who can reach the URL can post forged updates, which
+            # bypasses every check the bot makes on who acts.
+            raise ValueError(
+                "BOT__MODE=webhook needs BOT__WEBHOOK_SECRET, or anyone who finds the URL "
+                "can send forged updates; generate one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return self
 
     @property

@@ -128,6 +128,23 @@ async def test_embedded_default_transcribes_in_process(
     assert code == 0, bot.text
 
 
+async def test_webhook_mode_without_a_secret_refuses_to_start(
+    fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    env = _env(
+        fake_api,
+        processes.free_port(),
+        BOT__MODE="webhook",
+        BOT__WEBHOOK_URL="https://bot.example.org/telegram/webhook",
+    )
+    bot = await processes.start("bot", env, cwd=tmp_path)
+    assert await bot.wait() == 2
+    assert len(bot.output) == 1, bot.text
+    assert bot.output[0].startswith("error: invalid settings: BOT: Value error, BOT__MODE=")
+    assert "needs BOT__WEBHOOK_SECRET" in bot.output[0]
+    assert fake_api.calls_of("setWebhook") == []
+
+
 async def test_webhook_mode_checks_the_secret_and_answers(
     fake_api: FakeBotAPI, pg_url: str
 ) -> None:

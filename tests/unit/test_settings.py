@@ -68,6 +68,41 @@ def test_webhook_mode_without_url_is_a_one_line_config_error(
     assert "\n" not in str(excinfo.value)
 
 
+def test_webhook_mode_without_a_secret_is_a_one_line_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BOT__MODE", "webhook")
+    monkeypatch.setenv("BOT__WEBHOOK_URL", "https://bot.example.org/telegram/webhook")
+    with pytest.raises(ConfigError, match="needs BOT__WEBHOOK_SECRET") as excinfo:
+        load_settings()
+    message = str(excinfo.value)
+    assert "\n" not in message
+    assert "secrets.token_urlsafe(32)" in message  # how to make one
+    monkeypatch.setenv("BOT__WEBHOOK_SECRET", "a" * 256)
+    assert load_settings().bot.webhook_secret is not None
+
+
+@pytest.mark.parametrize(
+    "secret", ["has space", "semi;colon", "ünïcode", "a" * 257, "pl+us/slash="]
+)
+def test_a_webhook_secret_telegram_would_refuse_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("BOT__WEBHOOK_SECRET", secret)
+    with pytest.raises(ConfigError, match=r"BOT__WEBHOOK_SECRET: .*A-Z, a-z, 0-9, _ and -") as exc:
+        load_settings()
+    assert secret not in str(exc.value)  # a secret is never echoed
+
+
+def test_redis_url_schemes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for url in ("redis://:pw@redis:6379/0", "rediss://user:pw@redis.example.org:6380/1"):
+        monkeypatch.setenv("REDIS__URL", url)
+        assert load_settings().redis.url is not None
+    monkeypatch.setenv("REDIS__URL", "http://redis:6379")
+    with pytest.raises(ConfigError, match=r"REDIS__URL: .*rediss://"):
+        load_settings()
+
+
 def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("A2T__ENGINE", "sphinx")
     with pytest.raises(ConfigError, match="A2T__ENGINE"):
