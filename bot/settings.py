@@ -169,8 +169,17 @@ class A2TSettings(BaseModel):
     max_file_mb: int = 0
     max_duration_s: int = 1200
     user_rate_per_minute: int = 5
+    # Minutes of audio per requester per UTC day. Counted from Telegram's duration at
+    # submit, and again from the decoded length (files without a duration included).
     user_daily_minutes: int = 60
     max_queue_depth: int = 100
+    # Open (queued or running) jobs one requester, or one chat, may have at a time, so
+    # that nobody fills the queue for everyone else. 0: no cap.
+    max_open_per_user: int = Field(default=5, ge=0)
+    max_open_per_chat: int = Field(default=20, ge=0)
+    # Groups the bot transcribes in (ids, comma-separated). Empty: every group. Elsewhere
+    # it stays silent about voice notes and /transcribe; private chats are always served.
+    allowed_groups: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     # Execution.
     max_jobs: int = 1  # concurrent jobs per worker process (or in the bot, embedded)
@@ -187,6 +196,11 @@ class A2TSettings(BaseModel):
     delayed_after_s: int = 600
 
     _split_languages = field_validator("rerun_languages", mode="before")(_split_words)
+    _split_groups = field_validator("allowed_groups", mode="before")(_split_ids)
+
+    def serves_chat(self, chat_id: int) -> bool:
+        """Private chats (positive ids) always; groups when no allow-list or on it."""
+        return chat_id > 0 or not self.allowed_groups or chat_id in self.allowed_groups
 
     def max_file_bytes(self, bot: BotSettings) -> int:
         if self.max_file_mb:

@@ -4,6 +4,7 @@ inside the bot (embedded default).
 
 Failure policy:
 * bad input (corrupt, empty, too long/large)       -> `failed`, user told, not retried
+* decoded length past the requester's daily minutes -> `failed` (over_quota), told, not retried
 * chat gone (bot blocked/removed)                   -> chat's open jobs cancelled
 * transient (network, Telegram 5xx/429, DB blip)    -> job released, TransientJobError
 * cancelled by the user                              -> `cancelled`, status edited
@@ -39,7 +40,8 @@ from bot.errors import UserFacingError
 from bot.i18n import DEFAULT_LOCALE, _, create_i18n
 from bot.jobs import TransientJobError
 from bot.log import get_logger
-from bot.repositories.jobs import JobRepository, JobView
+from bot.repositories.jobs import OVER_QUOTA, JobRepository, JobView
+from bot.services.transcription import OverQuotaError, QuotaService
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
 from bot.telegram import application_actions
@@ -200,6 +202,7 @@ class Pipeline:
                     data, max_seconds=self.a2t.max_duration_s, timeout_s=self.a2t.decode_timeout_s
                 ),
             )
+            await clock.time("quota", self._charge_requester(job, audio.duration))
             transcript = await clock.time("engine", self._transcribe(job, engine, audio))
             processing = clock.total()
             job = await clock.time("store", self._store(job, engine, transcript, processing))
@@ -216,6 +219,16 @@ class Pipeline:
         await application_actions.transcript_ready(self.bot, self.sessions, self.settings, job.id)
         metrics.A2T_TIME_TO_RESULT.observe((utcnow() - job.received_at).total_seconds())
         log.info("job done", audio_s=job.audio_duration_s, stages_ms=clock.stages_ms())
+
+    async def _charge_requester(self, job: JobView, seconds: float) -> None:
+        """The real length against the requester's minutes for today: refused like bad
+        input (told, not retried) when it passes them."""
+        async with self.sessions() as session:
+            try:
+                await QuotaService(session, self.a2t).charge_decoded(job, seconds)
+            except OverQuotaError as exc:
+                raise AudioError(OVER_QUOTA, exc.text, **exc.params) from None
+            await session.commit()
 
     async def _transcribe(self, job: JobView, engine: Engine, audio: DecodedAudio) -> Transcript:
         run = _Run(job=job, duration=audio.duration)
@@ -334,7 +347,15 @@ class Pipeline:
             await session.commit()
 
 
-_KNOWN_FAILURES = {"unreadable", "empty", "too_long", "too_large", "unavailable", "decode_timeout"}
+_KNOWN_FAILURES = {
+    "unreadable",
+    "empty",
+    "too_long",
+    "too_large",
+    "unavailable",
+    "decode_timeout",
+    OVER_QUOTA,
+}
 
 
 def _observe_success(transcript: Transcript, processing: float) -> None:

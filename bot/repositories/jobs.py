@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,22 @@ from bot.db.enums import JobStatus, MediaKind
 from bot.db.models import TranscriptionJob
 
 OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
+# error_code of a job the worker refused because the requester's day was used up.
+OVER_QUOTA = "over_quota"
+# Seconds of audio a job costs its requester: none for a transcript copied from the
+# cache (nothing was processed) or a job refused for the quota itself.
+CHARGED_SECONDS = case(
+    (
+        or_(
+            TranscriptionJob.source_job_id.is_not(None),
+            TranscriptionJob.error_code == OVER_QUOTA,
+        ),
+        0.0,
+    ),
+    else_=func.coalesce(
+        TranscriptionJob.audio_duration_s, TranscriptionJob.declared_duration_s, 0.0
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +64,8 @@ class JobView:
     model: str | None
     received_at: datetime
     ui_locale: str | None
+    speaker_id: int | None
+    source_job_id: int | None
 
     @classmethod
     def of(cls, row: TranscriptionJob) -> JobView:
@@ -111,14 +129,44 @@ class JobRepository:
             or 0
         )
 
+    async def open_count_of(self, *, chat_id: int | None = None, user_id: int | None = None) -> int:
+        """Open jobs of one chat, or of one requester (the per-chat and per-user caps)."""
+        stmt = select(func.count()).where(TranscriptionJob.status.in_(OPEN))
+        if chat_id is not None:
+            stmt = stmt.where(TranscriptionJob.chat_id == chat_id)
+        if user_id is not None:
+            stmt = stmt.where(TranscriptionJob.user_id == user_id)
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def user_seconds(self, user_id: int, since: datetime, *, besides: int) -> float:
+        """Seconds of audio charged to a requester since a moment, job `besides` aside."""
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(CHARGED_SECONDS), 0.0)).where(
+                TranscriptionJob.user_id == user_id,
+                TranscriptionJob.received_at >= since,
+                TranscriptionJob.status != JobStatus.CANCELLED,
+                TranscriptionJob.id != besides,
+            )
+        )
+        return float(total or 0.0)
+
+    async def record_answer(self, job_id: int, message_ids: list[int]) -> None:
+        """A cached answer was posted: its messages, as the worker records a result's."""
+        await self.session.execute(
+            update(TranscriptionJob)
+            .where(TranscriptionJob.id == job_id)
+            .values(
+                status_message_id=message_ids[0],
+                result_message_ids=message_ids,
+                posted_at=utcnow(),
+            )
+        )
+
     async def user_usage(self, user_id: int, since: datetime) -> tuple[int, float]:
         """Jobs and seconds of audio a user submitted since a moment."""
-        seconds = func.coalesce(
-            TranscriptionJob.audio_duration_s, TranscriptionJob.declared_duration_s, 0.0
-        )
         count, total = (
             await self.session.execute(
-                select(func.count(), func.coalesce(func.sum(seconds), 0.0)).where(
+                select(func.count(), func.coalesce(func.sum(CHARGED_SECONDS), 0.0)).where(
                     TranscriptionJob.user_id == user_id,
                     TranscriptionJob.received_at >= since,
                     TranscriptionJob.status != JobStatus.CANCELLED,

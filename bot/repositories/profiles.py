@@ -171,12 +171,14 @@ class ProfileRepository:
         return bool(result.rowcount)
 
     async def clear_transcripts(self, user_id: int, at: datetime) -> int:
-        """Texts, segments and file ids of the user's finished jobs. The rows stay (without
-        content) so the daily transcription quota still counts them."""
+        """Texts, segments and file ids of the finished jobs of the user's voice and of
+        those they asked for. The rows stay (without content) so the daily transcription
+        quota still counts them."""
         result: Any = await self.session.execute(
             update(TranscriptionJob)
             .where(
-                TranscriptionJob.user_id == user_id,
+                # Their voice (speaker) or their request (requester).
+                or_(TranscriptionJob.user_id == user_id, TranscriptionJob.speaker_id == user_id),
                 TranscriptionJob.status.in_(FINAL_JOBS),
                 or_(
                     TranscriptionJob.text.is_not(None),
@@ -192,7 +194,8 @@ class ProfileRepository:
     async def open_jobs(self, user_id: int) -> int:
         count = await self.session.scalar(
             select(func.count()).where(
-                TranscriptionJob.user_id == user_id, TranscriptionJob.status.not_in(FINAL_JOBS)
+                or_(TranscriptionJob.user_id == user_id, TranscriptionJob.speaker_id == user_id),
+                TranscriptionJob.status.not_in(FINAL_JOBS),
             )
         )
         return int(count or 0)

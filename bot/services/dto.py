@@ -40,7 +40,9 @@ class VoiceRequest(_Input):
     """A voice note, audio file, video note or audio document to transcribe."""
 
     chat_id: int
-    user_id: int | None = Field(default=None, gt=0)
+    user_id: int | None = Field(default=None, gt=0)  # who asked: charged, may cancel
+    # Whose voice it is (the author, or a forwarded note's original sender); None: unknown.
+    speaker_id: int | None = Field(default=None, gt=0)
     message_id: int = Field(gt=0)
     update_id: int | None = None
     media_kind: MediaKind

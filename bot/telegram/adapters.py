@@ -23,3 +23,15 @@ def chat_info(chat: types.Chat) -> ChatInfo:
     return ChatInfo.model_validate(
         {"id": chat.id, "type": chat.type, "title": chat.title, "username": chat.username}
     )
+
+
+def speaker_of(message: types.Message) -> int | None:
+    """Whose voice a media message carries: a forwarded note's original sender when
+    Telegram names them, else its author. None when hidden (the sender's privacy
+    settings) or not a person (a channel, a group); the forwarder is never the speaker."""
+    origin = message.forward_origin
+    if origin is None:
+        return message.from_user.id if message.from_user else None
+    if isinstance(origin, types.MessageOriginUser):
+        return origin.sender_user.id
+    return None

@@ -97,6 +97,13 @@ class VoiceMedia(Filter):
         return {"media": media, "media_message": target} if media else False
 
 
+class UnservedChat(Filter):
+    """A group outside A2T__ALLOWED_GROUPS (private chats are always served)."""
+
+    async def __call__(self, message: Message, settings: Settings) -> bool:
+        return not settings.a2t.serves_chat(message.chat.id)
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceMediaRef:
     kind: MediaKind

@@ -21,9 +21,16 @@ class TranscriptionJob(TimestampMixin, Base):
     # Telegram or a retry re-delivers. Also the arq job id.
     dedup_key: Mapped[str] = mapped_column(String(96), unique=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
+    # Who asked (the sender of the voice note, the user of /transcribe or of a re-run
+    # button): charged for the job and allowed to cancel it.
     user_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Whose voice it is: the note's author, or a forwarded note's original sender when
+    # Telegram names them; None when unknown (a hidden forward, a channel). /forgetme
+    # clears the transcripts of both people. No foreign key to users, on purpose: the
+    # speaker may be someone the bot never saw write, whose profile it should not store.
+    speaker_id: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     update_id: Mapped[int | None] = mapped_column(BigInteger)
     status_message_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -59,6 +66,11 @@ class TranscriptionJob(TimestampMixin, Base):
     cancel_requested_by: Mapped[int | None] = mapped_column(BigInteger)
     # Ids of the result messages already posted: a rerun edits/skips, never re-sends.
     result_message_ids: Mapped[list[int] | None] = mapped_column(JsonType)
+    # Set when the transcript was copied from an earlier job of the same file (a
+    # forwarded note answered from the cache): the copy is this chat's and this
+    # requester's row, so its buttons act here; no audio was processed, so it costs
+    # no minutes. No foreign key: the source may be emptied by /forgetme meanwhile.
+    source_job_id: Mapped[int | None] = mapped_column(BigInteger)
 
     received_at: Mapped[datetime]
     queued_at: Mapped[datetime | None]
@@ -79,4 +91,6 @@ class TranscriptionJob(TimestampMixin, Base):
         ),
         # Per-user rate limit and daily quota.
         Index("ix_transcription_jobs_user_received", "user_id", "received_at"),
+        # /forgetme: the transcripts of someone's voice.
+        Index("ix_transcription_jobs_speaker", "speaker_id"),
     )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 from aiogram import Bot, F, Router
-from aiogram.filters import ChatMemberUpdatedFilter, CommandObject
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import ChatMemberUpdatedFilter, CommandObject, or_f
 from aiogram.filters.chat_member_updated import LEAVE_TRANSITION
 from aiogram.types import (
     BufferedInputFile,
@@ -26,13 +27,19 @@ from bot.services.dto import VoiceRequest
 from bot.services.transcription import Admission
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
-from bot.telegram.adapters import chat_info, user_profile
+from bot.telegram.adapters import chat_info, speaker_of, user_profile
 from bot.telegram.admins import is_chat_admin
 from bot.telegram.callbacks import A2TAction, A2TCallback
-from bot.telegram.filters import Command, VoiceMedia, VoiceMediaRef, When
+from bot.telegram.filters import Command, UnservedChat, VoiceMedia, VoiceMediaRef, When
 
 log = get_logger(__name__)
 MODES = ", ".join(m.value for m in A2TMode)
+
+
+async def on_unserved_chat(message: Message) -> None:
+    """A group outside A2T__ALLOWED_GROUPS: voice notes, /transcribe and /a2t_mode get no
+    answer at all (a reply to each would make the bot a tool for spamming that group)."""
+    log.debug("a2t request in a chat not served", chat_id=message.chat.id)
 
 
 async def on_voice(message: Message, media: VoiceMediaRef, services: Services, bot: Bot) -> None:
@@ -72,12 +79,14 @@ async def _submit(
     services: Services,
     started: float,
 ) -> None:
-    author = media_message.from_user or message.from_user
-    if author is not None:
-        await services.roster.remember_user(user_profile(author))
+    # Charged to whoever asked: the sender of the note, or of /transcribe.
+    requester = message.from_user
+    if requester is not None:
+        await services.roster.remember_user(user_profile(requester))
     request = VoiceRequest(
         chat_id=message.chat.id,
-        user_id=author.id if author else None,
+        user_id=requester.id if requester else None,
+        speaker_id=speaker_of(media_message),
         message_id=media_message.message_id,
         media_kind=media.kind,
         file_id=media.file_id,
@@ -103,15 +112,18 @@ async def _render_admission(
         log.info("duplicate voice note ignored", job_id=job.id)
     elif admission.outcome == "cached":
         chunks = views.result_messages(job, views.result_footer(job))
+        sent: list[int] = []
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
-            await bot.send_message(
+            answer = await bot.send_message(
                 chat_id,
                 chunk,
                 reply_parameters=reply_to,
                 reply_markup=views.result_keyboard(job, [], multilingual=False) if last else None,
                 parse_mode=None,
             )
+            sent.append(answer.message_id)
+        await services.transcription.answered(job, sent)
     else:
         status = await bot.send_message(
             chat_id,
@@ -149,6 +161,14 @@ async def cmd_a2t_mode(
     await message.reply(_("Transcription mode set to {mode}.").format(mode=mode))
 
 
+def _pressed_in(query: CallbackQuery) -> tuple[int | None, ChatType]:
+    """The chat a button was pressed in: every A2T action is bound to it. None for a
+    message Telegram does not name (inline mode): no job belongs there."""
+    if query.message is None:
+        return None, ChatType.PRIVATE
+    return query.message.chat.id, ChatType(query.message.chat.type)
+
+
 async def on_cancel(
     query: CallbackQuery,
     callback_data: A2TCallback,
@@ -156,21 +176,31 @@ async def on_cancel(
     bot: Bot,
     settings: Settings,
 ) -> None:
-    message = query.message
-    chat_id = message.chat.id if message else 0
-    is_admin = chat_id < 0 and await is_chat_admin(bot, settings, chat_id, query.from_user.id)
-    previous = await services.transcription.cancel(
-        callback_data.job_id, query.from_user.id, is_admin
-    )
-    if previous == JobStatus.QUEUED and isinstance(message, Message):
-        await message.edit_text(views.cancelled_text(), parse_mode=None)
+    """The requester, or an admin of the job's own chat, pressing in that chat."""
+    svc = services.transcription
+    chat_id, _type = _pressed_in(query)
+    job = await svc.job_in_chat(callback_data.job_id, chat_id)
+    actor = query.from_user.id
+    is_admin = actor != job.user_id and await is_chat_admin(bot, settings, job.chat_id, actor)
+    previous = await svc.cancel(job.id, chat_id, actor, is_admin)
+    if previous == JobStatus.QUEUED and job.status_message_id is not None:
+        try:
+            await bot.edit_message_text(
+                views.cancelled_text(),
+                chat_id=job.chat_id,
+                message_id=job.status_message_id,
+                parse_mode=None,
+            )
+        except TelegramBadRequest as exc:  # the status message was deleted meanwhile
+            log.info("cancelled job's status message not edited", error=exc.message)
     await query.answer(_("Cancelled.") if previous == JobStatus.QUEUED else _("Stopping…"))
 
 
 async def on_file(
     query: CallbackQuery, callback_data: A2TCallback, services: Services, bot: Bot
 ) -> None:
-    job = await services.transcription.finished(callback_data.job_id)
+    chat_id, chat_type = _pressed_in(query)
+    job = await services.transcription.finished(callback_data.job_id, chat_id, chat_type)
     if callback_data.action == A2TAction.TXT:
         document = BufferedInputFile(views.transcript_txt(job), f"transcript-{job.id}.txt")
     else:
@@ -188,8 +218,14 @@ async def on_file(
 async def on_rerun(
     query: CallbackQuery, callback_data: A2TCallback, services: Services, bot: Bot
 ) -> None:
+    chat_id, chat_type = _pressed_in(query)
     admission = await services.transcription.rerun(
-        callback_data.job_id, callback_data.language, query.from_user.id, current_locale()
+        callback_data.job_id,
+        chat_id,
+        chat_type,
+        callback_data.language,
+        query.from_user.id,
+        current_locale(),
     )
     if admission.outcome == "duplicate":
         await query.answer(_("Already on it."))
@@ -207,6 +243,11 @@ async def on_bot_removed(event: ChatMemberUpdated, services: Services) -> None:
 def create_router() -> Router:
     router = Router(name="voice")
     router.message.filter(When(F.from_user))
+    router.message.register(
+        on_unserved_chat,
+        UnservedChat(),
+        or_f(VoiceMedia(), Command("transcribe", "a2t_mode")),
+    )
     router.message.register(on_voice, VoiceMedia())
     router.message.register(cmd_transcribe, Command("transcribe"), VoiceMedia(in_reply=True))
     router.message.register(cmd_transcribe_without_reply, Command("transcribe"))

@@ -66,7 +66,7 @@ async def test_voice_note_is_queued_transcribed_and_replaced_in_place(
     assert _metric("a2t_jobs_total", outcome="done") >= 1
 
 
-async def test_duplicate_update_and_forwarded_copy_make_no_second_job(
+async def test_duplicate_update_and_forwarded_copy_are_not_transcribed_again(
     feed: Any, fake_api: FakeBotAPI, worker: Worker
 ) -> None:
     update = voice_note(fake_api, audio_bytes("jfk.ogg"), user=ALICE, chat=CHAT)
@@ -87,12 +87,26 @@ async def test_duplicate_update_and_forwarded_copy_make_no_second_job(
         forward_origin=f.forward_origin_user(ALICE),
     )
     calls_before = len(fake_api.calls)
-    await feed(f.message_update(forwarded))
+    forwarded_update = f.message_update(forwarded)
+    await feed(forwarded_update)
     answer = await fake_api.wait_for_call("sendMessage", after=calls_before)
     assert answer.params["chat_id"] == bob["id"]
     assert JFK_PHRASE in " ".join(normalise(answer.params["text"]))
-    assert await worker.count() == 1  # answered from the database
-    assert not fake_api.calls_of("getFile")[1:]  # and nothing downloaded again
+    # Answered from the database: a finished row of Bob's chat (so its buttons act
+    # there), nothing queued and nothing downloaded again.
+    assert await worker.open_jobs() == []
+    assert not fake_api.calls_of("getFile")[1:]
+    copy = await worker.job()
+    assert (copy.id, copy.source_job_id, copy.status) == (original.id + 1, original.id, "done")
+    assert (copy.chat_id, copy.user_id, copy.speaker_id) == (bob["id"], bob["id"], ALICE["id"])
+    assert copy.text == original.text
+    assert copy.result_message_ids == [answer.response["result"]["message_id"]]
+    buttons = answer.params["reply_markup"]["inline_keyboard"][0]
+    assert buttons[0]["callback_data"] == f"a2t:t:{copy.id}:"
+    # Telegram re-delivering the forwarded copy gets no second answer.
+    await feed(forwarded_update)
+    assert len(fake_api.calls_of("sendMessage")) == 2
+    assert await worker.count() == 2
     assert original.status == JobStatus.DONE
 
 
