@@ -4,7 +4,8 @@
 must keep:
 
 - removed: profile fields (names, username, Telegram and chosen language, premium flag),
-  transcripts (text, segments and file ids of their finished transcriptions), their
+  transcripts (text, segments and file ids of finished jobs of their voice, whoever
+  asked, and of those they asked for), their
   application answers (open applications are withdrawn, with an audit row), and when
   they were last seen in each chat;
 - kept: their Telegram id (bans, decisions and votes refer to it), membership status
