@@ -157,7 +157,13 @@ async def rig(db_url: str) -> AsyncIterator[Rig]:
             bot={"token": api.token, "api_base_url": api.base_url},
             db={"url": db_url},
             redis={"url": REDIS_URL, "queue_name": QUEUE},
-            a2t={"user_rate_per_minute": 10_000, "user_daily_minutes": 100_000},
+            # One bench user queues every job: no per-user or per-chat cap applies.
+            a2t={
+                "user_rate_per_minute": 10_000,
+                "user_daily_minutes": 100_000,
+                "max_open_per_user": 0,
+                "max_open_per_chat": 0,
+            },
         )
         arq = await create_arq_pool(settings.redis)
         engine = create_engine(settings.db)
