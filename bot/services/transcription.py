@@ -353,7 +353,9 @@ class TranscriptionService:
         return count
 
     async def _job(self, job_id: int) -> JobView:
-        job = await self.jobs.get(job_id)
+        # Callback data is anyone's to forge: an id outside BIGINT must not reach the
+        # database (PostgreSQL refuses it with an error, not an empty result).
+        job = await self.jobs.get(job_id) if 0 < job_id < 2**63 else None
         if job is None:
             raise UserFacingError(N_("This transcription no longer exists."))
         return job

@@ -61,11 +61,19 @@ async def test_forged_callback_data_changes_nothing(
 ) -> None:
     status = await _queued(feed, fake_api, ALICE, f.private_chat(ALICE))
     message = status.response["result"]
-    for data in ("a2t:x:not-a-number:", "a2t:zz:1:", "a2t:x:999999:"):
+    for data in (
+        "a2t:x:not-a-number:",
+        "a2t:zz:1:",
+        "a2t:x:999999:",
+        "a2t:t:99999999999999999999:",
+        "a2t:r:-1:ru",
+    ):
         await feed(f.callback_query_update(ALICE, message, data))
     assert (await worker.job()).status == JobStatus.QUEUED
-    answers = fake_api.calls_of("answerCallbackQuery")
-    assert any("no longer exists" in a.params.get("text", "") for a in answers)
+    answers = [a.params.get("text", "") for a in fake_api.calls_of("answerCallbackQuery")]
+    assert len(answers) == 5
+    assert sum("no longer exists" in text for text in answers) == 3
+    assert not any("went wrong" in text for text in answers)  # nothing crashed
 
 
 async def test_cancel_while_running_stops_at_next_segment(
