@@ -103,6 +103,16 @@ def test_redis_url_schemes(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_a2t_allowed_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().a2t.serves_chat(-100123)  # empty: every group
+    monkeypatch.setenv("A2T__ALLOWED_GROUPS", "-1001234567890, -1009876543210")
+    a2t = Settings().a2t
+    assert a2t.allowed_groups == [-1001234567890, -1009876543210]
+    assert a2t.serves_chat(-1009876543210)
+    assert not a2t.serves_chat(-100123)
+    assert a2t.serves_chat(42)  # private chats always
+
+
 def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("A2T__ENGINE", "sphinx")
     with pytest.raises(ConfigError, match="A2T__ENGINE"):
