@@ -75,7 +75,9 @@ def test_the_cuda_base_matches_what_ctranslate2_loads() -> None:
     cublas = set(re.findall(rb"libcublas\.so\.(\d+)", binary))
     assert cublas == {b"12"}
     image = _arg_default("CUDA_IMAGE")
-    match = re.fullmatch(r"nvidia/cuda:(\d+)\.(\d+)\.\d+-(runtime|cudnn-runtime)-ubuntu\d+\.\d+", image)
+    match = re.fullmatch(
+        r"nvidia/cuda:(\d+)\.(\d+)\.\d+-(runtime|cudnn-runtime)-ubuntu\d+\.\d+", image
+    )
     assert match, image
     assert match[1] == "12"
     assert int(match[2]) >= 8  # the wheels are built with CUDA 12.8
