@@ -22,15 +22,17 @@ from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from arq.connections import ArqRedis
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.bootstrap import ConfigError
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.migrate import ensure_schema
-from bot.http import ReadinessCheck, create_app, start_site
+from bot.error_reports import install_error_reports
+from bot.gauges import refresh_forever as refresh_gauges_forever
+from bot.http import create_app, start_site
 from bot.jobs import ArqJobQueue, InProcessJobQueue, create_arq_pool
 from bot.log import get_logger
+from bot.readiness import dependency_checks
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import Settings
@@ -48,6 +50,9 @@ async def run_bot(settings: Settings) -> None:
         stack.push_async_callback(bot.session.close)
         me = await _check_token(bot, settings)
         log.info("bot authorised", bot_id=me.id, username=me.username, mode=settings.bot.mode)
+        stop_reports = install_error_reports(settings.moderation, bot.send_message, "bot")
+        if stop_reports is not None:
+            stack.push_async_callback(stop_reports)
 
         engine = create_engine(settings.db)
         stack.push_async_callback(engine.dispose)
@@ -77,8 +82,9 @@ async def run_bot(settings: Settings) -> None:
         await publish_commands(bot, dp["i18n"])
         tune_garbage_collector()
         _start_applications_sweep(bot, sessions, settings, dp, stack)
+        _start_gauges(sessions, settings, stack)
 
-        checks = _readiness_checks(engine, redis)
+        checks = dependency_checks(engine, redis)
         http_app = create_app(checks) if settings.metrics.enabled else None
         if settings.bot.mode == "webhook":
             http_app = await _setup_webhook(bot, dp, settings, http_app)
@@ -265,16 +271,15 @@ def _start_applications_sweep(
     stack.callback(sweeper.cancel)
 
 
-def _readiness_checks(engine: AsyncEngine, redis: ArqRedis | None) -> dict[str, ReadinessCheck]:
-    async def database() -> None:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-
-    checks: dict[str, ReadinessCheck] = {"database": database}
-    if redis is not None:
-
-        async def redis_ping() -> None:
-            await redis.ping()
-
-        checks["redis"] = redis_ping
-    return checks
+def _start_gauges(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, stack: AsyncExitStack
+) -> None:
+    """Queue depth and age, applications waiting: read from the database periodically."""
+    if not settings.metrics.enabled:
+        return
+    task = asyncio.create_task(
+        refresh_gauges_forever(
+            sessions, settings.redis.queue_name, settings.metrics.refresh_interval_s
+        )
+    )
+    stack.callback(task.cancel)

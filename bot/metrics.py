@@ -1,4 +1,10 @@
-"""Every Prometheus metric, defined once. Names follow `<app>_<what>_<unit>`."""
+"""Every Prometheus metric, defined once. Names follow `<app>_<what>_<unit>`.
+
+Gauges computed from the database (queue depth and age, applications waiting) hold
+the same value in every process that refreshes them: aggregate them with `max`, not
+`sum` (deploy/monitoring/ does). Process metrics (`process_resident_memory_bytes`,
+CPU, open files) come from prometheus_client's default collectors.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,20 @@ TELEGRAM_REQUESTS = Counter(
 
 A2T_JOBS = Counter("a2t_jobs_total", "Transcription jobs by outcome", ["outcome"])
 A2T_QUEUE_DEPTH = Gauge("a2t_queue_depth", "Transcription jobs waiting or running")
+# Per queue, from the database rows (the truth), refreshed by the sweep and the bot:
+# the autoscaling signal (KEDA) and the "stuck queue" alert.
+A2T_QUEUE_JOBS = Gauge(
+    "a2t_queue_jobs", "Open transcription jobs per queue and status", ["queue", "status"]
+)
+A2T_QUEUE_OLDEST_AGE = Gauge(
+    "a2t_queue_oldest_age_seconds",
+    "How long the oldest queued job of a queue has waited (0: none waiting)",
+    ["queue"],
+)
+# 1 in every live worker process: `sum by (queue)` counts the workers serving a queue.
+A2T_WORKER_UP = Gauge(
+    "a2t_worker_up", "This worker process serves the queue", ["queue", "engine", "device"]
+)
 A2T_AUDIO_SECONDS = Counter("a2t_audio_seconds_total", "Seconds of audio transcribed")
 A2T_PROCESSING_SECONDS = Histogram(
     "a2t_processing_seconds", "Engine time per job", buckets=JOB_BUCKETS
@@ -49,5 +69,23 @@ ROSTER_CHANGES = Counter(
 ROSTER_ACTIVITY = Counter(
     "bot_roster_activity_total",
     "Group messages seen by the activity tracker: written to last_seen_at or throttled",
+    ["outcome"],
+)
+BACKGROUND_RUNS = Counter(
+    "bot_background_runs_total",
+    "Rounds of the periodic background tasks (sweeps, gauge refresh) by outcome",
+    ["task", "outcome"],
+)
+KARMA_VOTES = Counter("bot_karma_votes_total", "Karma votes counted", ["source", "direction"])
+APPLICATIONS_PENDING = Gauge(
+    "bot_applications_pending", "Applications submitted and waiting for a moderator"
+)
+APPLICATIONS_OLDEST_PENDING_AGE = Gauge(
+    "bot_applications_oldest_pending_age_seconds",
+    "How long the oldest pending application has waited (0: none)",
+)
+ERROR_REPORTS = Counter(
+    "bot_error_reports_total",
+    "Unexpected errors seen by the maintainers' error reporter, by what became of them",
     ["outcome"],
 )

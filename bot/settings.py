@@ -309,6 +309,13 @@ class ModerationSettings(BaseModel):
     language: str = "en"
     # Canned rejection reasons, `|`-separated. Empty: the built-in ones (translated).
     reject_reasons: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Unexpected errors (crashed updates, jobs, sweeps) are summarised to this chat for
+    # the maintainers: ids and where it failed, never message texts. Unset: off. The same
+    # error (type and place) is posted once per window with a count; at most
+    # errors_max_per_window posts per window per process.
+    errors_chat_id: int | None = None
+    errors_window_s: int = Field(default=600, ge=1)
+    errors_max_per_window: int = Field(default=20, ge=1)
 
     _parse_ids = field_validator("admin_ids", mode="before")(_split_ids)
     _parse_reasons = field_validator("reject_reasons", mode="before")(_split_lines)
@@ -319,6 +326,9 @@ class MetricsSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 9100
     worker_port: int = 9101
+    # How often the bot reads the database gauges (queue depth and age, applications
+    # waiting); the workers' sweep refreshes the queue gauges every sweep interval too.
+    refresh_interval_s: float = Field(default=15.0, ge=1)
 
 
 class LogSettings(BaseModel):

@@ -14,12 +14,16 @@ from typing import Any
 
 from arq import func
 
+from bot import metrics
 from bot.bootstrap import ConfigError, load_settings
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.migrate import current_revision, head_revision
+from bot.error_reports import install_error_reports
+from bot.gauges import QueueGauges
 from bot.http import create_app, start_site
 from bot.jobs import TRANSCRIBE, ArqJobQueue, arq_redis_settings, deserialize_job, serialize_job
 from bot.log import get_logger
+from bot.readiness import dependency_checks
 from bot.settings import Settings
 from bot.telegram.dispatcher import create_bot
 from worker.engines import EngineUnavailableError
@@ -50,6 +54,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         raise ConfigError("database schema is not at head: run `alembic upgrade head`")
     sessions = create_session_factory(db)
     bot = create_bot(settings.bot)
+    ctx["stop_reports"] = install_error_reports(settings.moderation, bot.send_message, "worker")
     pipeline, executor = create_pipeline(settings, sessions, bot, engine_holder)
     queue = ArqJobQueue(ctx["redis"], settings.redis.queue_name)
     ctx.update(db=db, bot=bot, pipeline=pipeline, executor=executor)
@@ -59,13 +64,15 @@ async def startup(ctx: dict[str, Any]) -> None:
             queue,
             timedelta(seconds=settings.a2t.stale_after_s),
             settings.a2t.sweep_interval_s,
+            QueueGauges(settings.redis.queue_name),
         )
     )
+    metrics.A2T_WORKER_UP.labels(settings.redis.queue_name, engine.name, engine.device).set(1)
     if settings.metrics.enabled:
+        # /readyz: this worker can take jobs only while PostgreSQL and Redis answer.
+        app = create_app(dependency_checks(db, ctx["redis"]))
         try:
-            ctx["http"] = await start_site(
-                create_app({}), settings.metrics.host, settings.metrics.worker_port
-            )
+            ctx["http"] = await start_site(app, settings.metrics.host, settings.metrics.worker_port)
         except OSError as exc:  # several workers on one host: only the first gets the port
             log.warning("metrics port busy; this worker serves no /metrics", error=str(exc))
 
@@ -78,6 +85,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
             await sweeper
     if "http" in ctx:
         await ctx["http"].cleanup()
+    if ctx.get("stop_reports") is not None:
+        await ctx["stop_reports"]()
     if "bot" in ctx:
         await ctx["bot"].session.close()
     if "executor" in ctx:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.db.enums import JobStatus
+from bot.gauges import QueueGauges
 from bot.jobs import JobQueue
 from bot.log import get_logger
 from bot.repositories.jobs import JobRepository
@@ -20,12 +21,17 @@ log = get_logger(__name__)
 
 
 async def sweep(
-    sessions: async_sessionmaker[AsyncSession], queue: JobQueue, stale_after: timedelta
+    sessions: async_sessionmaker[AsyncSession],
+    queue: JobQueue,
+    stale_after: timedelta,
+    gauges: QueueGauges | None = None,
 ) -> int:
     async with sessions() as session:
         jobs = JobRepository(session)
         candidates = await jobs.stale_jobs(stale_after)
         metrics.A2T_QUEUE_DEPTH.set(await jobs.open_count())
+        if gauges is not None:
+            await gauges.refresh(session)
     requeued = 0
     for job in candidates:
         if job.status == JobStatus.QUEUED and await queue.is_pending(job.id, job.generation):
@@ -46,10 +52,14 @@ async def sweep_forever(
     queue: JobQueue,
     stale_after: timedelta,
     interval_s: float,
+    gauges: QueueGauges | None = None,
 ) -> None:
     while True:
         try:
-            await sweep(sessions, queue, stale_after)
+            await sweep(sessions, queue, stale_after, gauges)
         except Exception:
+            metrics.BACKGROUND_RUNS.labels("a2t_sweep", "error").inc()
             log.exception("sweep failed; trying again next round")
+        else:
+            metrics.BACKGROUND_RUNS.labels("a2t_sweep", "ok").inc()
         await asyncio.sleep(interval_s)

@@ -338,9 +338,26 @@ class ApplicationRepository:
         )
         return sorted(result.scalars())
 
+    async def pending_stats(self) -> PendingStats:
+        """Applications waiting for a moderator, and since when the oldest one waits."""
+        count, oldest = (
+            await self.session.execute(
+                select(func.count(), func.min(Application.submitted_at)).where(
+                    Application.status == ApplicationStatus.PENDING
+                )
+            )
+        ).one()
+        return PendingStats(int(count), oldest)
+
 
 @dataclass(frozen=True)
 class HistoryStats:
     banned: bool
     last_rejected_at: datetime | None
     recent: int
+
+
+@dataclass(frozen=True)
+class PendingStats:
+    count: int
+    oldest_submitted_at: datetime | None

@@ -320,3 +320,30 @@ class JobRepository:
             .returning(TranscriptionJob.generation)
         )
         return result.scalar_one_or_none()
+
+    async def queue_stats(self) -> list[QueueStats]:
+        """Open jobs per queue: how many queued and running, and since when the oldest
+        queued one waits. Reads only open rows (the partial index)."""
+        waiting_since = func.coalesce(TranscriptionJob.queued_at, TranscriptionJob.received_at)
+        rows = await self.session.execute(
+            select(
+                TranscriptionJob.status,
+                func.count(),
+                func.min(waiting_since),
+            )
+            .where(TranscriptionJob.status.in_(OPEN))
+            .group_by(TranscriptionJob.status)
+        )
+        counts = {status: (int(count), oldest) for status, count, oldest in rows}
+        queued, oldest = counts.get(JobStatus.QUEUED, (0, None))
+        running, _ = counts.get(JobStatus.RUNNING, (0, None))
+        # Jobs carry no queue of their own yet: every open job is on the one queue.
+        return [QueueStats(queue=None, queued=queued, running=running, oldest_queued_at=oldest)]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    queue: str | None  # None: the deployment's one queue (REDIS__QUEUE_NAME)
+    queued: int
+    running: int
+    oldest_queued_at: datetime | None

@@ -13,6 +13,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import KarmaSanction, KarmaSource
 from bot.db.models import KarmaEvent, KarmaRestriction
@@ -184,6 +185,8 @@ class KarmaService:
         if delta < 0 and total <= cfg.restrict_below < total - delta:  # crossed just now
             sanction = await self._escalate(chat_id, target.id, event_id, total, now)
         await self.session.commit()  # durable before the reply offers to cancel it
+        direction = "up" if request.direction > 0 else "down"
+        metrics.KARMA_VOTES.labels(request.source.value, direction).inc()
         # The event row is the audit record; the log line is for debugging only.
         log.debug(
             "karma vote",

@@ -19,6 +19,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.db.base import utcnow
 from bot.log import get_logger
 from bot.services.applications import ApplicationService
@@ -90,5 +91,12 @@ async def sweep_forever(
         try:
             await sweep_applications(bot, sessions, settings, i18n)
         except (SQLAlchemyError, TelegramAPIError, OSError) as exc:
+            metrics.BACKGROUND_RUNS.labels("applications_sweep", "error").inc()
             log.warning("applications sweep failed", error=repr(exc))
+        except Exception:
+            # A bug must not end the sweep for good (the task would die silently).
+            metrics.BACKGROUND_RUNS.labels("applications_sweep", "error").inc()
+            log.exception("applications sweep crashed; trying again next round")
+        else:
+            metrics.BACKGROUND_RUNS.labels("applications_sweep", "ok").inc()
         await asyncio.sleep(interval)

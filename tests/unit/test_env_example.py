@@ -1,7 +1,9 @@
-"""`.env.example` documents every setting, and its values are the defaults."""
+"""`.env.example` documents every setting, and its values are the defaults; and every
+variable compose.yaml reads, with the defaults compose.yaml gives them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,23 @@ from pydantic import BaseModel
 
 from bot.settings import Settings
 
-ENV_EXAMPLE = Path(__file__).parent.parent.parent / ".env.example"
+ROOT = Path(__file__).parent.parent.parent
+ENV_EXAMPLE = ROOT / ".env.example"
+# ${NAME}, ${NAME:-default}, ${NAME:?error}; $${...} is an escaped literal.
+_COMPOSE_VARIABLE = re.compile(
+    r"(?<!\$)\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::?(?P<op>[-?])(?P<arg>[^}]*))?\}"
+)
+
+
+def _compose_variables() -> dict[str, set[str]]:
+    """Variables compose.yaml reads -> the defaults it gives them ("" when required)."""
+    found: dict[str, set[str]] = {}
+    lines = (ROOT / "compose.yaml").read_text().splitlines()
+    text = "\n".join(re.sub(r"(^|\s)#.*", "", line) for line in lines)  # not in comments
+    for match in _COMPOSE_VARIABLE.finditer(text):
+        default = match["arg"] if match["op"] == "-" else ""
+        found.setdefault(match["name"], set()).add(default)
+    return found
 
 
 def _variables(model: type[BaseModel], prefix: str = "") -> set[str]:
@@ -33,7 +51,20 @@ def _example() -> dict[str, str]:
 
 
 def test_every_setting_is_documented_and_nothing_else() -> None:
-    assert set(_example()) == _variables(Settings)
+    compose_only = set(_compose_variables())
+    assert not compose_only & _variables(Settings), "compose.yaml sets these in `environment`"
+    assert set(_example()) == _variables(Settings) | compose_only
+
+
+def test_compose_variables_show_compose_defaults() -> None:
+    """Required ones (`:?`) are empty in the example, so compose stops until they are set."""
+    example = _example()
+    for name, defaults in _compose_variables().items():
+        assert defaults == {example[name]}, (
+            f"{name}: compose.yaml {defaults}, example {example[name]!r}"
+        )
+    for required in ("POSTGRES_PASSWORD", "REDIS_PASSWORD"):
+        assert _compose_variables()[required] == {""}
 
 
 def test_the_example_values_are_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiogram import F, Router
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import CallbackQuery, ErrorEvent, Message, User
+from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, User
 from aiogram.utils.i18n import I18n
 
 from bot.errors import UserFacingError
@@ -32,6 +32,12 @@ def _sorry() -> str:
 def _sender(event: ErrorEvent) -> User | None:
     user = getattr(event.update.event, "from_user", None)
     return user if isinstance(user, User) else None
+
+
+def _chat(event: ErrorEvent) -> Chat | None:
+    inner = event.update.event
+    chat = getattr(inner, "chat", None) or getattr(getattr(inner, "message", None), "chat", None)
+    return chat if isinstance(chat, Chat) else None
 
 
 async def on_user_error_message(
@@ -53,11 +59,17 @@ async def on_user_error_callback(
 
 async def on_unexpected_error(event: ErrorEvent, **data: Any) -> None:
     update = event.update
+    sender = _sender(event)
+    chat = _chat(event)
+    # Ids only: this line also reaches the maintainers' error chat (bot/error_reports.py).
     with structlog.contextvars.bound_contextvars(
-        update_id=update.update_id, event_type=update.event_type
+        update_id=update.update_id,
+        event_type=update.event_type,
+        chat_id=chat.id if chat is not None else None,
+        user_id=sender.id if sender is not None else None,
     ):
         log.error("update failed", exc_info=event.exception)
-    with locale_of(data["i18n"], data["chosen_languages"], _sender(event)):
+    with locale_of(data["i18n"], data["chosen_languages"], sender):
         if update.message and update.message.chat.type == "private":
             await update.message.answer(_sorry())
         elif update.callback_query:
