@@ -21,7 +21,7 @@ from aiogram.types import User
 from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -29,7 +29,7 @@ from bot.bootstrap import ConfigError
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.migrate import ensure_schema
 from bot.http import ReadinessCheck, create_app, start_site
-from bot.jobs import ArqJobQueue, InProcessJobQueue
+from bot.jobs import ArqJobQueue, InProcessJobQueue, open_arq
 from bot.log import get_logger
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
@@ -207,7 +207,7 @@ async def _redis(settings: Settings) -> ArqRedis | None:
     """One Redis connection pool for the job queue and the FSM storage."""
     if settings.redis.url is None:
         return None
-    return await create_pool(RedisSettings.from_dsn(settings.redis.url.get_secret_value()))
+    return await open_arq(settings.redis.url.get_secret_value())
 
 
 async def _start_embedded_a2t(

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from arq.connections import ArqRedis
+from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from bot.log import get_logger
 
@@ -43,6 +43,12 @@ class TransientJobError(Exception):
         self.defer_s = defer_s
 
 
+async def open_arq(url: str) -> ArqRedis:
+    """The Redis pool every process enqueues through (the bot, the workers, the ops CLI),
+    so they all write jobs the same way."""
+    return await create_pool(RedisSettings.from_dsn(url))
+
+
 class ArqJobQueue:
     def __init__(self, redis: ArqRedis, queue_name: str) -> None:
         self.redis = redis
@@ -66,6 +72,10 @@ class ArqJobQueue:
             arq_job_id(job_id, generation), self.redis, _queue_name=self.queue_name
         ).status()
         return status in {JobStatus.deferred, JobStatus.queued, JobStatus.in_progress}
+
+    async def depth(self) -> int:
+        """Entries waiting in the arq queue (a sorted set), those deferred included."""
+        return int(await self.redis.zcard(self.queue_name))
 
 
 JobRunner = Callable[[int, int], Awaitable[None]]
