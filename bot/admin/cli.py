@@ -18,7 +18,7 @@ from typing import IO, Any, TypeVar
 
 import click
 from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.admin.output import cell, emit_json, plain, table
@@ -112,7 +112,10 @@ class Ops:
         schema: bool,
         queue: bool,
     ) -> T:
-        engine = create_engine(settings.db)
+        try:
+            engine = create_engine(settings.db)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise ConfigError(f"DB__URL is not a database URL this bot can use: {exc}") from None
         try:
             if schema:
                 await ensure_schema(engine, settings.db.url.get_secret_value(), migrate=False)
