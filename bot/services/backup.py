@@ -293,6 +293,7 @@ class _Reader:
         self._digest = hashlib.sha256()
         self._rows = 0
         self._total = 0
+        self._pending_end: Any = None  # the line that ended the last table's rows
         self.header = self._header()
         self.tables = [
             TableInfo(
