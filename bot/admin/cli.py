@@ -10,11 +10,11 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 import click
 from redis.exceptions import RedisError
@@ -57,6 +57,7 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     queue: JobQueue | None  # only for commands that asked for it, and only with REDIS__URL
+    queue_error: str | None = None  # an optional queue that could not be reached
 
     @property
     def url(self) -> str:
@@ -89,15 +90,16 @@ class Ops:
         work: Callable[[Resources], Awaitable[T]],
         *,
         schema: bool = True,
-        queue: bool = False,
+        queue: bool | Literal["optional"] = False,
     ) -> T:
         """Run `work` with the database (at the current schema revision, unless `schema`
-        is False) and, if asked, the job queue; errors become exit codes 1 and 2."""
+        is False) and, if asked, the job queue (`optional`: Redis being down is reported,
+        not fatal); errors become exit codes 1 and 2."""
         settings = self.settings
         try:
             return asyncio.run(self._run(settings, work, schema, queue))
         except (SchemaOutdatedError, ConfigError) as exc:
-            raise ConfigProblem(str(exc)) from None
+            raise ConfigProblem(mask_secrets(str(exc), secrets_of(settings))) from None
         except (OpsError, BackupError, LegacyReadError) as exc:
             raise click.ClickException(str(exc)) from None
         except (OSError, SQLAlchemyError, RedisError) as exc:
@@ -110,7 +112,7 @@ class Ops:
         settings: Settings,
         work: Callable[[Resources], Awaitable[T]],
         schema: bool,
-        queue: bool,
+        queue: bool | Literal["optional"],
     ) -> T:
         try:
             engine = create_engine(settings.db)
@@ -119,21 +121,29 @@ class Ops:
         try:
             if schema:
                 await ensure_schema(engine, settings.db.url.get_secret_value(), migrate=False)
-            async with self._queue(settings, queue) as job_queue:
+            async with self._queue(settings, queue) as (job_queue, error):
                 return await work(
-                    Resources(settings, engine, create_session_factory(engine), job_queue)
+                    Resources(settings, engine, create_session_factory(engine), job_queue, error)
                 )
         finally:
             await engine.dispose()
 
     @asynccontextmanager
-    async def _queue(self, settings: Settings, wanted: bool) -> AsyncIterator[JobQueue | None]:
+    async def _queue(
+        self, settings: Settings, wanted: bool | Literal["optional"]
+    ) -> AsyncIterator[tuple[JobQueue | None, str | None]]:
         if not wanted or settings.redis.url is None:
-            yield None
+            yield None, None
             return
-        redis = await open_arq(settings.redis.url.get_secret_value())
         try:
-            yield ArqJobQueue(redis, settings.redis.queue_name)
+            redis = await open_arq(settings.redis.url.get_secret_value())
+        except (RedisError, OSError) as exc:
+            if wanted != "optional":
+                raise
+            yield None, mask_secrets(str(exc), secrets_of(settings))
+            return
+        try:
+            yield ArqJobQueue(redis, settings.redis.queue_name), None
         finally:
             await redis.aclose()
 
@@ -509,9 +519,10 @@ def stats(ops: Ops, chat_id: int | None, all_chats: bool, as_json: bool) -> None
 
     async def work(r: Resources) -> Stats:
         async with r.sessions() as session:
-            return await StatsService(session, r.queue).collect(chat)
+            stats = await StatsService(session, r.queue).collect(chat)
+        return replace(stats, queue_error=r.queue_error) if r.queue_error else stats
 
-    result = ops.run(work, queue=True)
+    result = ops.run(work, queue="optional")
     if as_json:
         emit_json(result)
         return
@@ -525,7 +536,11 @@ def stats(ops: Ops, chat_id: int | None, all_chats: bool, as_json: bool) -> None
     )
     _counts("transcription jobs", result.jobs)
     oldest = "-" if result.oldest_queued_s is None else f"{result.oldest_queued_s:.0f} s"
-    depth = "- (embedded, no REDIS__URL)" if result.queue_depth is None else result.queue_depth
+    depth: object = result.queue_depth
+    if result.queue_error is not None:
+        depth = f"unavailable ({result.queue_error})"
+    elif depth is None:
+        depth = "- (embedded, no REDIS__URL)"
     click.echo(f"queue: {result.open_jobs} open jobs; oldest queued {oldest}; arq queue {depth}")
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
@@ -108,7 +109,15 @@ class JobOpsService:
         await self.session.commit()
         enqueued = isinstance(self.queue, ArqJobQueue)
         if self.queue is not None:
-            await self.queue.enqueue_transcription(job_id, generation)
+            try:
+                await self.queue.enqueue_transcription(job_id, generation)
+            except (RedisError, OSError) as exc:
+                # The row is queued under the new generation: the sweep finds it.
+                raise OpsError(
+                    f"job {job_id} was requeued in the database (generation {generation}) but "
+                    f"could not be put in the queue ({exc}); the workers' sweep enqueues it "
+                    f"once it has waited {self.stale_after.seconds} s"
+                ) from None
         log.warning(
             "job requeued by an operator", job_id=job_id, was=job.status, generation=generation
         )
@@ -143,8 +152,9 @@ class Stats:
     jobs: dict[str, int]
     open_jobs: int
     oldest_queued_s: float | None
-    # Entries in the arq queue; None in embedded mode (no Redis).
+    # Entries in the arq queue; None in embedded mode (no Redis) or when Redis failed.
     queue_depth: int | None
+    queue_error: str | None = None
 
 
 class StatsService:
@@ -157,7 +167,12 @@ class StatsService:
         users, bots = await self.stats.users()
         jobs = await self.stats.jobs_by_status()
         oldest = await self.stats.oldest_queued()
-        depth = await self.queue.depth() if isinstance(self.queue, ArqJobQueue) else None
+        depth, error = None, None
+        if isinstance(self.queue, ArqJobQueue):
+            try:
+                depth = await self.queue.depth()
+            except (RedisError, OSError) as exc:  # the database's counts still help
+                error = str(exc)
         return Stats(
             chat_id=chat_id,
             users=users,
@@ -169,6 +184,7 @@ class StatsService:
             open_jobs=sum(jobs.get(s.value, 0) for s in (JobStatus.QUEUED, JobStatus.RUNNING)),
             oldest_queued_s=(now - oldest).total_seconds() if oldest else None,
             queue_depth=depth,
+            queue_error=error,
         )
 
 

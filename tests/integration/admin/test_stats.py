@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bot.db.migrate import upgrade_to
+from bot.db.models import TranscriptionJob
 from tests.integration.admin.conftest import Databases, Invoke, ops_settings
 from tests.integration.admin.data import CHAT, populate
 
@@ -43,3 +44,26 @@ async def test_stats_counts_every_aggregate(
     assert "karma events (all chats): 2 (1 cancelled, 0 in the last 24 h)" in everywhere.stdout
     both = await run_cli(settings, "stats", "--chat-id", "1", "--all-chats")
     assert both.exit_code == 2
+
+
+async def test_redis_down_stats_still_count_and_requeue_changes_nothing(
+    databases: Databases, run_cli: Invoke
+) -> None:
+    url = await databases.blank("sqlite")
+    await upgrade_to(url, "head")
+    await populate(databases.sessions(url))
+    # Nothing listens on port 1: connection refused.
+    settings = ops_settings(url, redis={"url": "redis://:secret@127.0.0.1:1/0"})
+
+    result = await run_cli(settings, "stats", "--all-chats")
+    assert result.exit_code == 0, result.output
+    assert "arq queue unavailable (" in result.stdout
+    assert "secret" not in result.output
+    assert "transcription jobs: 2 (done 1, queued 1)" in result.stdout
+
+    requeue = await run_cli(settings, "jobs", "requeue", "21")
+    assert requeue.exit_code == 1
+    async with databases.sessions(url)() as session:
+        job = await session.get(TranscriptionJob, 21)
+        assert job is not None
+        assert job.generation == 0  # refused before anything changed
