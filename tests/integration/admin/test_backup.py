@@ -69,7 +69,7 @@ async def test_backup_restore_backup_gives_the_same_content(
 
     done = await run_cli(ops_settings(source), "backup", str(first))
     assert done.exit_code == 0, done.output
-    assert "backup written: 13 tables" in done.stdout
+    assert f"backup written: {len(Base.metadata.tables)} tables" in done.stdout
     assert first.stat().st_mode & 0o777 == 0o600  # personal data: owner only
     assert not [name for name in os.listdir(tmp_path) if "partial" in name]
 
