@@ -127,6 +127,10 @@ class ArqJobQueue:
         ).status()
         return status in {JobStatus.deferred, JobStatus.queued, JobStatus.in_progress}
 
+    async def depth(self) -> int:
+        """Entries waiting in the arq queue (a sorted set), those deferred included."""
+        return int(await self.redis.zcard(self.queue_name))
+
 
 JobRunner = Callable[[int, int], Awaitable[None]]
 

@@ -41,9 +41,19 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(_current)
 
 
+def known_revisions() -> list[str]:
+    """Every revision this code has, oldest first."""
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()
+    return [script.revision for script in reversed(list(scripts))]
+
+
 async def upgrade_to_head(url: str) -> None:
+    await upgrade_to(url, "head")
+
+
+async def upgrade_to(url: str, revision: str) -> None:
     # env.py runs its own event loop, so alembic goes to a thread.
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
 
 
 async def ensure_schema(engine: AsyncEngine, url: str, *, migrate: bool) -> None:

@@ -340,6 +340,31 @@ class JobRepository:
         # Jobs carry no queue of their own yet: every open job is on the one queue.
         return [QueueStats(queue=None, queued=queued, running=running, oldest_queued_at=oldest)]
 
+    async def reopen(self, job_id: int) -> JobView | None:
+        """An operator's retry of a failed or cancelled job: open again (queued, the old
+        outcome and attempt count cleared), ready for `bump_generation`. None: the job is
+        not failed or cancelled (any more)."""
+        result = await self.session.execute(
+            update(TranscriptionJob)
+            .where(
+                TranscriptionJob.id == job_id,
+                TranscriptionJob.status.in_((JobStatus.FAILED, JobStatus.CANCELLED)),
+            )
+            .values(
+                status=JobStatus.QUEUED,
+                error_code=None,
+                error_message=None,
+                finished_at=None,
+                cancel_requested_by=None,
+                heartbeat_at=None,
+                progress=0.0,
+                attempts=0,
+            )
+            .returning(TranscriptionJob)
+        )
+        row = result.scalar_one_or_none()
+        return JobView.of(row) if row else None
+
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:

@@ -18,7 +18,6 @@ from bot.db.base import utcnow
 from bot.db.enums import KarmaSanction, KarmaSource
 from bot.db.models import KarmaEvent, KarmaRestriction
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
-from bot.i18n import N_
 from bot.log import get_logger
 from bot.repositories.karma import (
     CheckWindows,
@@ -37,6 +36,7 @@ from bot.services.karma_rules import (
 )
 from bot.services.roster import RosterService
 from bot.settings import Settings
+from bot.texts import N_
 
 log = get_logger(__name__)
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.db.enums import MemberRole, MemberStatus
 from bot.errors import UserFacingError
-from bot.i18n import N_
+from bot.texts import N_
 
 _TERM = re.compile(r"^(?P<key>[A-Za-z_]+)(?P<op>>=|<=|=|>|<)(?P<value>.*)$", re.DOTALL)
 _LANG = re.compile(r"^[a-z]{2,3}$")

@@ -18,7 +18,6 @@ from bot.db.base import utcnow
 from bot.db.enums import MemberRole, MemberStatus
 from bot.db.models import Chat, User
 from bot.errors import FeatureUnavailableError
-from bot.i18n import N_
 from bot.log import get_logger
 from bot.repositories.memberships import MembershipRepository
 from bot.repositories.roster import (
@@ -32,6 +31,7 @@ from bot.repositories.upsert import upsert
 from bot.services.dto import ChatInfo, UserProfile
 from bot.services.member_filter import MemberFilter
 from bot.settings import Settings
+from bot.texts import N_
 
 log = get_logger(__name__)
 

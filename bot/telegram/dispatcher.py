@@ -54,7 +54,7 @@ def create_dispatcher(
         deps=deps,
         i18n=i18n,
         chosen_languages=chosen_languages,
-        moderators=Moderators(deps.settings.moderation),
+        moderators=Moderators(deps.settings.moderation, sessions=session_factory),
     )
     dp.update.outer_middleware(UpdateContextMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, deps))

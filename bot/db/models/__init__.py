@@ -2,6 +2,7 @@
 
 from bot.db.models.application import Application, ApplicationAnswer, ApplicationEvent
 from bot.db.models.karma import KarmaEvent, KarmaMessageAuthor, KarmaRestriction, KarmaTotal
+from bot.db.models.ops import LegacyImport, Moderator
 from bot.db.models.roster import Chat, Membership, User
 from bot.db.models.transcription import TranscriptionJob
 
@@ -14,7 +15,9 @@ __all__ = [
     "KarmaMessageAuthor",
     "KarmaRestriction",
     "KarmaTotal",
+    "LegacyImport",
     "Membership",
+    "Moderator",
     "TranscriptionJob",
     "User",
 ]
