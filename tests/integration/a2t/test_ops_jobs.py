@@ -16,7 +16,7 @@ from sqlalchemy import update
 from bot.db.base import utcnow
 from bot.db.enums import JobStatus
 from bot.db.models import TranscriptionJob
-from bot.jobs import TRANSCRIBE, arq_job_id
+from bot.jobs import TRANSCRIBE, arq_job_id, deserialize_job
 from bot.services.ops import OPERATOR_ID
 from bot.settings import RedisSettings, Settings
 from tests import factories as f
@@ -70,11 +70,13 @@ async def test_requeue_runs_a_failed_job_again_through_arq(
         None,
         0,
     )
-    queued = Job(arq_job_id(failed.id, 1), arq_redis, _queue_name=QUEUE)
+    queued = Job(
+        arq_job_id(failed.id, 1), arq_redis, _queue_name=QUEUE, _deserializer=deserialize_job
+    )
     assert await queued.status() == ArqStatus.queued
     info = await queued.info()
     assert info is not None
-    assert (info.function, info.args) == (TRANSCRIBE, (failed.id, 1))
+    assert (info.function, tuple(info.args)) == (TRANSCRIBE, (failed.id, 1))
 
     await worker.pipeline.run(failed.id, 0)  # the old generation's entry does nothing
     assert (await worker.job(failed.id)).status == JobStatus.QUEUED
