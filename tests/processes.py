@@ -67,7 +67,7 @@ class Process:
         except TimeoutError:
             raise AssertionError(f"{self.name} never printed {fragment!r}:\n{self.text}") from None
 
-    async def terminate(self, timeout: float = 20.0) -> int:
+    async def terminate(self, timeout: float = 60.0) -> int:
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
         return await self.wait(timeout)
@@ -76,7 +76,7 @@ class Process:
         if self.proc.returncode is None:
             self.proc.kill()
 
-    async def wait(self, timeout: float = 20.0) -> int:
+    async def wait(self, timeout: float = 60.0) -> int:
         try:
             code = await asyncio.wait_for(self.proc.wait(), timeout)
         except TimeoutError:
