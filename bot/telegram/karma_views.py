@@ -25,8 +25,12 @@ GROUPS_ONLY = N_("Karma lives in group chats: use this command in one.")
 TOP_USAGE = N_("Use /top, /top week, /top month or /top all.")
 HISTORY_USAGE = N_("Reply to a member's message with /karma_history to see their votes.")
 ADMINS_ONLY = N_("Only chat admins can see karma history.")
-PARDON_ADMINS_ONLY = N_("Only chat admins can lift karma sanctions.")
-REACTIONS_ADMINS_ONLY = N_("Only chat admins can switch reaction votes.")
+PARDON_ADMINS_ONLY = N_("Only chat admins allowed to restrict members can lift karma sanctions.")
+REACTIONS_ADMINS_ONLY = N_(
+    "Only chat admins allowed to change the chat's info can switch reaction votes."
+)
+BUTTON_NOT_VALID = N_("This button is not valid.")
+PARDON_BAD_ID = N_("That is not a user id: a user id is a whole number, as /whoami shows it.")
 PARDON_USAGE = N_(
     "Reply to a member's message with /karma_pardon, or send /karma_pardon with their user id."
 )
@@ -44,7 +48,7 @@ def num(value: float) -> str:
 
 def signed(value: float) -> str:
     text = num(value)
-    return text if text.startswith("-") else f"+{text}"
+    return text if text.startswith("-") or text == "0.0" else f"+{text}"
 
 
 def _when(at: datetime) -> str:
@@ -57,9 +61,14 @@ def vote_text(result: VoteResult) -> str:
         name=name, total=num(result.total), delta=signed(result.delta)
     )
     if result.ring_factor < 1:
-        text += "\n" + _("Weight reduced to ×{factor}: you two vote for each other a lot.").format(
-            factor=f"{result.ring_factor:g}"
-        )
+        text += "\n" + _(
+            "Weight reduced to ×{factor}: they recently voted for you, "
+            "or for someone who voted for you."
+        ).format(factor=f"{result.ring_factor:g}")
+    if result.muted:
+        text += "\n" + _("Not counted: downvotes count once you have had upvotes here for a while.")
+    elif result.capped:
+        text += "\n" + _("Weight limited: that is all one member may downvote them today.")
     if result.sanction is not None:
         text += "\n" + sanction_text(result.target_name, result.sanction)
     return text
