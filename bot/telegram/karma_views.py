@@ -19,6 +19,10 @@ from bot.services.karma import (
     VoteResult,
 )
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
+from bot.telegram.text_limits import cut
+
+# Names in lists are cut: 20 history rows of two 64-emoji names would not fit a message.
+NAME_SHOWN = 48
 
 # Marked here, translated where raised (UserFacingError) or shown.
 GROUPS_ONLY = N_("Karma lives in group chats: use this command in one.")
@@ -129,7 +133,7 @@ def standing_text(name: str, standing: KarmaStanding) -> str:
 
 
 def _row(member: RankedMember) -> str:
-    return f"{member.rank}. {html.quote(member.name)} — {num(member.karma)}"
+    return f"{member.rank}. {html.quote(cut(member.name, NAME_SHOWN))} — {num(member.karma)}"
 
 
 def top_text(board: Leaderboard) -> str:
@@ -151,14 +155,15 @@ def message_link(chat_id: int, message_id: int | None) -> str | None:
 
 
 def history_text(name: str, chat_id: int, rows: list[HistoryRow]) -> str:
-    who = html.quote(name)
+    who = html.quote(cut(name, NAME_SHOWN))
     if not rows:
         return _("No karma votes for {name} in this chat.").format(name=who)
     title = _("<b>Karma history of {name}</b> (last {count})").format(name=who, count=len(rows))
     lines = [title]
     for row in rows:
+        voter = html.quote(cut(row.voter_name, NAME_SHOWN))
         line = _("{when} {delta} from {voter}").format(
-            when=_when(row.created_at), delta=signed(row.delta), voter=html.quote(row.voter_name)
+            when=_when(row.created_at), delta=signed(row.delta), voter=voter
         )
         if (link := message_link(chat_id, row.message_id)) is not None:
             line += ' — <a href="{}">{}</a>'.format(html.quote(link), _("message"))
