@@ -7,6 +7,14 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
+# A parameter may echo what the user typed (a filter term, a name): cut, so that the
+# answer stays within Telegram's limits whatever the input.
+PARAM_LIMIT = 200
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
 
 class DomainError(Exception):
     """Base of every error the services raise on purpose."""
@@ -18,12 +26,18 @@ class UserFacingError(DomainError):
         self.text = text
         self.params = params
 
-    def render(self, translate: Callable[[str], str], *, escape_html: bool) -> str:
-        """The message in the reader's language; parameters escaped for HTML replies."""
-        params = {
-            key: html.escape(str(value), quote=False) if escape_html else value
-            for key, value in self.params.items()
-        }
+    def render(
+        self,
+        translate: Callable[[str], str],
+        *,
+        escape_html: bool,
+        param_limit: int = PARAM_LIMIT,
+    ) -> str:
+        """The message in the reader's language; parameters cut to `param_limit`
+        characters (they may echo input of any size) and escaped for HTML replies."""
+        params = {key: _cut(str(value), param_limit) for key, value in self.params.items()}
+        if escape_html:
+            params = {key: html.escape(value, quote=False) for key, value in params.items()}
         return translate(self.text).format(**params)
 
 

@@ -224,8 +224,16 @@ class KarmaSettings(BaseModel):
     ring_min_factor: float = Field(default=0.1, gt=0, le=1)
     # The voter may cancel a vote this long after casting it.
     undo_window_s: int = Field(default=600, ge=0)
-    # A member whose karma falls to this or below gets the next escalation step.
+    # Downvotes (the rules in bot/services/karma_rules.py): weight 0 from voters with no
+    # upvote received in the chat at least downvote_history_h ago; at most
+    # downvote_daily_cap of weight per voter -> target per UTC day.
+    downvote_history_h: int = Field(default=72, ge=0)
+    downvote_daily_cap: float = Field(default=5.0, gt=0)
+    # A member whose karma falls to this or below gets the next escalation step, once
+    # sanction_min_voters distinct members downvoted them within sanction_window_d days.
     restrict_below: float = -20.0
+    sanction_min_voters: int = Field(default=3, ge=1)
+    sanction_window_d: int = Field(default=30, ge=1)
     # Comma-separated steps, each read-only for <n>m|h|d or "ban" (last): the first fall
     # gets the first step, the next fall the next one (falls undone by undo do not count),
     # and the last step repeats.
@@ -305,6 +313,10 @@ class RosterSettings(BaseModel):
 class ModerationSettings(BaseModel):
     chat_id: int | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    # The moderation chat's administrators are cached this long per bot process: a
+    # promotion or demotion counts everywhere within it. If Telegram cannot list them
+    # once it is over, only ADMIN_IDS count until it can (fail closed).
+    admins_ttl_s: float = Field(default=60.0, gt=0)
     # The language of application cards and digests in the moderation chat.
     language: str = "en"
     # Canned rejection reasons, `|`-separated. Empty: the built-in ones (translated).

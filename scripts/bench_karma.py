@@ -139,6 +139,14 @@ def vote_updates(
     return updates
 
 
+def observed(api: FakeBotAPI, updates: list[Any]) -> list[Any]:
+    """The updates, made known to the fake Bot API first, as Telegram knows every message
+    it delivers (the replies quote them); done before the timing starts."""
+    for update in updates:
+        api.observe(update)
+    return updates
+
+
 async def replica(
     url: str,
     index: int,
@@ -173,16 +181,19 @@ async def replica(
             for n in range(work.targets)
         ]
         try:
-            warmup = vote_updates(2_000_000 + index * WARMUP, WARMUP, targets)
+            warmup = observed(api, vote_updates(2_000_000 + index * WARMUP, WARMUP, targets))
             await run_concurrently(
                 [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in warmup], concurrency
             )
             first = 3_000_000 + index * MAX_VOTES
             if voters:
-                hellos = [
-                    f.message_update(f.message("hello", from_user=voter(first, n), chat=GROUP))
-                    for n in range(voters)
-                ]
+                hellos = observed(
+                    api,
+                    [
+                        f.message_update(f.message("hello", from_user=voter(first, n), chat=GROUP))
+                        for n in range(voters)
+                    ],
+                )
                 await run_concurrently(
                     [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in hellos], concurrency
                 )
@@ -190,7 +201,9 @@ async def replica(
             # in flight are on different members, as they would be in a chat; the same
             # sequence in every replica would have them queue on the same totals.
             shift = index * concurrency % len(targets)
-            updates = vote_updates(first, votes, targets[shift:] + targets[:shift], pool=voters)
+            updates = observed(
+                api, vote_updates(first, votes, targets[shift:] + targets[:shift], pool=voters)
+            )
             if ready is not None:
                 await asyncio.to_thread(ready)
             cpu, pg_cpu = time.process_time(), postgres_cpu_s()
@@ -207,10 +220,13 @@ async def replica(
                 # Where the time goes: the same number of updates that no handler takes
                 # (aiogram and the middlewares: a language lookup for each new user), and
                 # of bare sendMessage calls to the fake API.
-                chatter = [
-                    f.message_update(f.message("just chatting", from_user=f.user(), chat=GROUP))
-                    for _ in range(votes)
-                ]
+                chatter = observed(
+                    api,
+                    [
+                        f.message_update(f.message("just chatting", from_user=f.user(), chat=GROUP))
+                        for _ in range(votes)
+                    ],
+                )
                 breakdown["unhandled updates"] = await run_concurrently(
                     [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in chatter], concurrency
                 )

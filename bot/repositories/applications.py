@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.base import utcnow
 from bot.db.enums import ApplicationSource, ApplicationStatus, JobStatus
 from bot.db.models import Application, ApplicationAnswer, ApplicationEvent, TranscriptionJob, User
+from bot.repositories.upsert import upsert
 
 OPEN = (ApplicationStatus.DRAFT, ApplicationStatus.PENDING)
 
@@ -109,6 +110,8 @@ class ApplicationRepository:
             )
             .where(ApplicationAnswer.application_id == app_id)
             .order_by(ApplicationAnswer.position)
+            # Answers are written by a Core upsert: a copy this session loaded is stale.
+            .execution_options(populate_existing=True)
         )
         return [
             AnswerView(a.position, a.question, a.answer, a.transcription_job_id, status, text)
@@ -200,23 +203,23 @@ class ApplicationRepository:
     async def set_answer(
         self, app_id: int, position: int, question: str, text: str | None, job_id: int | None
     ) -> None:
-        existing = await self.session.get(ApplicationAnswer, (app_id, position))
-        if existing is None:
-            self.session.add(
-                ApplicationAnswer(
-                    application_id=app_id,
-                    position=position,
-                    question=question,
-                    answer=text,
-                    transcription_job_id=job_id,
-                )
-            )
-        else:
-            existing.question = question
-            existing.answer = text
-            existing.transcription_job_id = job_id
-            existing.answered_at = utcnow()
-        await self.session.flush()
+        """Insert or replace the answer at `position` in one statement: two answers sent
+        at once (updates are handled concurrently) both land, the later one winning."""
+        values = {
+            "application_id": app_id,
+            "position": position,
+            "question": question,
+            "answer": text,
+            "transcription_job_id": job_id,
+            "answered_at": utcnow(),
+        }
+        await upsert(
+            self.session,
+            ApplicationAnswer,
+            values,
+            conflict=["application_id", "position"],
+            update=["question", "answer", "transcription_job_id", "answered_at"],
+        )
 
     async def transition(
         self, app_id: int, from_: tuple[ApplicationStatus, ...], **values: Any
@@ -246,6 +249,18 @@ class ApplicationRepository:
             )
         )
         await self.session.flush()
+
+    async def has_event(self, app_id: int, action: str, actor_id: int | None) -> bool:
+        found = await self.session.scalar(
+            select(ApplicationEvent.id)
+            .where(
+                ApplicationEvent.application_id == app_id,
+                ApplicationEvent.action == action,
+                ApplicationEvent.actor_id == actor_id,
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def events(self, app_id: int) -> list[tuple[str, int | None, dict[str, Any] | None]]:
         rows = await self.session.execute(

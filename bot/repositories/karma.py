@@ -81,11 +81,13 @@ class NewVote:
 
 @dataclass(frozen=True, slots=True)
 class CheckWindows:
-    """Since when earlier votes count for the cooldown, the daily quota and rings."""
+    """Since when earlier votes count for the cooldown, the daily quota (and the daily
+    cap on downvotes) and rings; before when an upvote received makes karma history."""
 
     cooldown_since: datetime
     day_start: datetime
     ring_since: datetime
+    history_before: datetime
 
     def params(self) -> dict[str, datetime]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -93,10 +95,24 @@ class CheckWindows:
 
 @dataclass(frozen=True, slots=True)
 class VoteChecks:
+    """What a vote's rules need (bot/services/karma_rules.py). The upvote-only and the
+    downvote-only ones are read for their direction alone: the others hold the default."""
+
     voter_karma: float
     in_cooldown: bool  # the voter voted for this target since the cooldown began
     cast_today: int  # votes the voter cast in the chat this UTC day
     reciprocal_upvotes: int  # upvotes the target gave the voter within the ring window
+    chain_upvotes: int = 0  # upvotes: members X with target -> X -> voter in the window
+    down_used_today: float = 0.0  # downvotes: weight given the target this UTC day
+    has_history: bool = True  # downvotes: an upvote received before history_before
+
+
+@dataclass(frozen=True, slots=True)
+class Downvoters:
+    """Distinct members whose downvotes with weight count towards a sanction."""
+
+    with_vote: int  # including the vote just cast
+    without_vote: int  # as it was before it
 
 
 _EVENTS: Any = KarmaEvent.__table__
@@ -113,7 +129,9 @@ _ADD_EVENT = (
 )
 
 
-# The lock, then the checks as in `vote_checks`.
+# The lock, then the checks as in `vote_checks`. The checks of one direction only sit
+# in CASE branches: PostgreSQL runs a branch's subquery only when the branch is taken,
+# so an upvote pays nothing for the downvote rules (and the reverse).
 _LOCK_AND_CHECK_PG = text("""
 SELECT
     pg_advisory_xact_lock(:lock_key),
@@ -126,7 +144,27 @@ SELECT
        AND created_at >= :day_start AND cancelled_at IS NULL),
     (SELECT count(*) FROM karma_events
      WHERE chat_id = :chat_id AND voter_id = :target_id AND target_id = :voter_id
-       AND direction > 0 AND created_at >= :ring_since AND cancelled_at IS NULL)
+       AND direction > 0 AND created_at >= :ring_since AND cancelled_at IS NULL),
+    CASE WHEN CAST(:up AS BOOLEAN) THEN
+        (SELECT count(DISTINCT x.target_id) FROM karma_events AS x
+         WHERE x.chat_id = :chat_id AND x.voter_id = :target_id AND x.target_id <> :voter_id
+           AND x.direction > 0 AND x.created_at >= :ring_since AND x.cancelled_at IS NULL
+           AND EXISTS (
+               SELECT 1 FROM karma_events AS y
+               WHERE y.chat_id = :chat_id AND y.voter_id = x.target_id
+                 AND y.target_id = :voter_id AND y.direction > 0
+                 AND y.created_at >= :ring_since AND y.cancelled_at IS NULL))
+    ELSE 0 END,
+    CASE WHEN CAST(:up AS BOOLEAN) THEN 0 ELSE
+        (SELECT coalesce(sum(-delta), 0) FROM karma_events
+         WHERE chat_id = :chat_id AND voter_id = :voter_id AND target_id = :target_id
+           AND delta < 0 AND created_at >= :day_start AND cancelled_at IS NULL)
+    END,
+    CASE WHEN CAST(:up AS BOOLEAN) THEN true ELSE EXISTS (
+        SELECT 1 FROM karma_events
+        WHERE chat_id = :chat_id AND target_id = :voter_id AND delta > 0
+          AND created_at <= :history_before AND cancelled_at IS NULL)
+    END
 """)
 
 
@@ -158,9 +196,9 @@ def _person_upsert(p: str) -> str:
 
 # RosterService.remember_chat/remember_user (insert, or update only when a field differs:
 # an unchanged row is neither written nor locked) as data-modifying CTEs; the event, if
-# the cooldown and quota still allow it (this statement's snapshot is taken under the
-# voter's lock); the total. The foreign keys of the event are checked at the end of the
-# statement, when the profiles are in.
+# the cooldown, the quota and the daily cap on downvotes still allow it (this
+# statement's snapshot is taken under the voter's lock); the total. The foreign keys of
+# the event are checked at the end of the statement, when the profiles are in.
 _ADD_VOTE_PG = text(
     f"""
 WITH input AS (
@@ -190,6 +228,12 @@ WITH input AS (
       AND (SELECT count(*) FROM karma_events
            WHERE chat_id = :chat_id AND voter_id = :voter_id
              AND created_at >= :day_start AND cancelled_at IS NULL) < :quota
+      AND CASE WHEN CAST(:direction AS INTEGER) > 0 OR CAST(:weight AS FLOAT) = 0 THEN true
+          ELSE (SELECT coalesce(sum(-delta), 0) FROM karma_events
+                WHERE chat_id = :chat_id AND voter_id = :voter_id AND target_id = :target_id
+                  AND delta < 0 AND created_at >= :day_start AND cancelled_at IS NULL)
+               + CAST(:weight AS FLOAT) <= CAST(:down_cap AS FLOAT) + 1e-9
+      END
     RETURNING id, delta
 )
 INSERT INTO karma_totals AS t (chat_id, user_id, karma, updated_at)
@@ -199,6 +243,19 @@ ON CONFLICT (chat_id, user_id) DO UPDATE
 RETURNING (SELECT id FROM ev), t.karma
 """  # noqa: S608 (only this module's fixed fragments are interpolated)
 )
+
+
+def _checks(row: Any) -> VoteChecks:
+    karma, recent, today, reciprocal, chain, used, history = row
+    return VoteChecks(
+        float(karma or 0.0),
+        int(recent) > 0,
+        int(today),
+        int(reciprocal),
+        int(chain or 0),
+        float(used or 0.0),
+        bool(history),
+    )
 
 
 def _lock_key(chat_id: int, voter_id: int) -> int:
@@ -242,10 +299,11 @@ class KarmaRepository:
         return karma or 0.0
 
     async def vote_checks(
-        self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows
+        self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows, up: bool
     ) -> VoteChecks:
-        """Everything a vote's rules need, in one round trip. Every lookup is on
-        (chat_id, voter_id, created_at) or the totals' primary key."""
+        """Everything a vote's rules need, in one round trip: those of its direction
+        (`up`). Every lookup is on (chat_id, voter_id, created_at), (chat_id, target_id,
+        created_at) or the totals' primary key."""
         cooldown_since, day_start = windows.cooldown_since, windows.day_start
         ring_since = windows.ring_since
 
@@ -265,6 +323,53 @@ class KarmaRepository:
         reciprocal = events(target_id, ring_since).where(
             KarmaEvent.target_id == voter_id, KarmaEvent.direction > 0
         )
+        if up:
+            middle, back = aliased(KarmaEvent), aliased(KarmaEvent)
+            returned = and_(
+                back.chat_id == chat_id,
+                back.voter_id == middle.target_id,
+                back.target_id == voter_id,
+                back.direction > 0,
+                back.created_at >= ring_since,
+                back.cancelled_at.is_(None),
+            )
+            extra = [
+                select(func.count(middle.target_id.distinct()))
+                .where(
+                    middle.chat_id == chat_id,
+                    middle.voter_id == target_id,
+                    middle.target_id != voter_id,
+                    middle.direction > 0,
+                    middle.created_at >= ring_since,
+                    middle.cancelled_at.is_(None),
+                    select(back.id).where(returned).exists(),
+                )
+                .scalar_subquery(),
+                literal(0.0),
+                literal(True),
+            ]
+        else:
+            extra = [
+                literal(0),
+                select(func.coalesce(func.sum(-KarmaEvent.delta), 0.0))
+                .where(
+                    KarmaEvent.chat_id == chat_id,
+                    KarmaEvent.voter_id == voter_id,
+                    KarmaEvent.target_id == target_id,
+                    KarmaEvent.delta < 0,
+                    _live(day_start),
+                )
+                .scalar_subquery(),
+                select(KarmaEvent.id)
+                .where(
+                    KarmaEvent.chat_id == chat_id,
+                    KarmaEvent.target_id == voter_id,
+                    KarmaEvent.delta > 0,
+                    KarmaEvent.created_at <= windows.history_before,
+                    KarmaEvent.cancelled_at.is_(None),
+                )
+                .exists(),
+            ]
         row = (
             await self.session.execute(
                 select(
@@ -272,13 +377,14 @@ class KarmaRepository:
                     recent_for_target.scalar_subquery(),
                     events(voter_id, day_start).scalar_subquery(),
                     reciprocal.scalar_subquery(),
+                    *extra,
                 )
             )
         ).one()
-        return VoteChecks(float(row[0] or 0.0), int(row[1]) > 0, int(row[2]), int(row[3]))
+        return _checks(row)
 
     async def lock_and_check_pg(
-        self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows
+        self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows, up: bool
     ) -> VoteChecks:
         """PostgreSQL, one round trip: take the voter's lock (as `lock_voter`) and read the
         checks. This statement's snapshot predates the lock, so a vote of the same voter
@@ -289,11 +395,12 @@ class KarmaRepository:
             "chat_id": chat_id,
             "voter_id": voter_id,
             "target_id": target_id,
+            "up": up,
             **windows.params(),
         }
         connection = await self.session.connection()  # Core: a hot path needs no ORM
         row = (await connection.execute(_LOCK_AND_CHECK_PG, params)).one()
-        return VoteChecks(float(row[1] or 0.0), int(row[2]) > 0, int(row[3]), int(row[4]))
+        return _checks(row[1:])
 
     async def add_vote_pg(
         self,
@@ -305,11 +412,13 @@ class KarmaRepository:
         *,
         cooldown: bool,
         quota: int,
+        down_cap: float,
     ) -> tuple[int, float, float] | None:
         """PostgreSQL, one round trip: the chat's and both members' profiles kept current
         (written only when they changed, as RosterService does), the event row if the
-        cooldown and quota still allow it, and the target's total moved by its delta
-        (atomically). (event id, delta, new total), or None when the rechecks refused."""
+        cooldown, the quota and the daily cap on downvotes still allow it, and the
+        target's total moved by its delta (atomically). (event id, delta, new total),
+        or None when the rechecks refused."""
         params: dict[str, Any] = {
             **vote.params(),
             "source": vote.source.value,
@@ -321,6 +430,7 @@ class KarmaRepository:
             "cooldown_since": windows.cooldown_since,
             "day_start": windows.day_start,
             "quota": quota,
+            "down_cap": down_cap,
         }
         for prefix, user in (("v", voter), ("t", target)):
             params.update({f"{prefix}_{k}": v for k, v in user.model_dump().items()})
@@ -359,6 +469,33 @@ class KarmaRepository:
         return result.scalar_one_or_none() is not None
 
     # ------------------------------------------------------------------ sanctions
+    async def downvoters(
+        self, chat_id: int, target_id: int, since: datetime, event_id: int
+    ) -> Downvoters:
+        """Distinct members who downvoted the target with weight since `since`, with and
+        without event `event_id` (the vote just cast). On (chat_id, target_id,
+        created_at); run only when a downvote leaves the target at the limit or below."""
+        live_down = and_(
+            KarmaEvent.chat_id == chat_id,
+            KarmaEvent.target_id == target_id,
+            KarmaEvent.delta < 0,
+            _live(since),
+        )
+        others = select(KarmaEvent.voter_id).where(live_down, KarmaEvent.id != event_id)
+        row = (
+            await self.session.execute(
+                select(
+                    select(func.count(KarmaEvent.voter_id.distinct()))
+                    .where(live_down)
+                    .scalar_subquery(),
+                    select(func.count())
+                    .select_from(others.distinct().subquery())
+                    .scalar_subquery(),
+                )
+            )
+        ).one()
+        return Downvoters(int(row[0]), int(row[1]))
+
     async def counted_sanctions(self, chat_id: int, user_id: int) -> int:
         """Escalation steps the member had in the chat; those undone by undo do not count."""
         count = await self.session.scalar(

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, case, literal
+from sqlalchemy import Executable, and_, bindparam, case, literal, or_, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,12 +32,18 @@ class MembershipRepository:
         at: datetime | None = None,
         keep_banned: bool = False,
     ) -> None:
-        """Set a member's status (and role, when given) as of `at`.
+        """Set a member's status (and role, when given) as of `at`, the time Telegram
+        says the change happened.
 
         Coming in (active/restricted) sets joined_at unless they were already in, and
         clears left_at; going out (left/banned) sets left_at. The chat and user rows
         must exist (RosterService.remember_* first). With `keep_banned`, a banned member
         stays banned (a "left" service message also follows a ban).
+
+        Telegram may deliver updates late and out of order (a retried webhook, a backlog
+        after a restart, several replicas): a change older than the one applied last
+        (`status_at`) is ignored, so a delayed "left" never undoes a newer "joined".
+        Changes of the same second both apply, in arrival order.
         """
         at = at or utcnow()
         present = status in _PRESENT
@@ -54,6 +60,7 @@ class MembershipRepository:
             "role": role or MemberRole.MEMBER,
             "joined_at": at if present else None,
             "left_at": None if present else at,
+            "status_at": at,
             "created_at": at,
             "updated_at": at,
         }
@@ -69,9 +76,13 @@ class MembershipRepository:
                     else table.c.joined_at
                 ),
                 "left_at": None if present else literal(at),
+                "status_at": insert.excluded.status_at,
                 "updated_at": literal(at),
             },
-            where=table.c.status != MemberStatus.BANNED.value if keep_banned else None,
+            where=and_(
+                or_(table.c.status_at.is_(None), table.c.status_at <= at),
+                table.c.status != MemberStatus.BANNED.value if keep_banned else true(),
+            ),
         )
         await self.session.execute(stmt)
 
@@ -94,6 +105,7 @@ def _touch_statement(dialect: str) -> Executable:
         status=MemberStatus.ACTIVE,
         role=MemberRole.MEMBER,
         last_seen_at=at,
+        status_at=at,  # writing at `at` shows they were in: an older "left" is stale
         created_at=at,
         updated_at=at,
     )

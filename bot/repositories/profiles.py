@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, null, or_, select, update
+from sqlalchemy import delete, func, insert, null, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.enums import ApplicationStatus, JobStatus, MemberRole, MemberStatus
@@ -25,6 +25,7 @@ from bot.db.models import (
 FINAL_JOBS = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 OPEN_APPLICATIONS = (ApplicationStatus.DRAFT, ApplicationStatus.PENDING)
 DECIDED = (ApplicationStatus.APPROVED, ApplicationStatus.REJECTED, ApplicationStatus.BANNED)
+DECISION_ACTIONS = ("approve", "reject", "ban")  # the audit rows of decisions
 # What a forgotten profile keeps: the id (bans and decisions refer to it) and a placeholder
 # for the NOT NULL first name.
 FORGOTTEN_NAME = "—"
@@ -236,6 +237,46 @@ class ProfileRepository:
                 ],
             )
         return len(ids)
+
+    async def erase_typed_reasons(self, user_id: int, canned: list[str]) -> int:
+        """Reasons a moderator typed when deciding the user's applications (not one of the
+        `canned` reasons): removed from the applications and from their audit rows
+        (rows from before typed reasons were kept out of them). Returns how many
+        applications had one."""
+        mine = select(Application.id).where(Application.user_id == user_id)
+        result: Any = await self.session.execute(
+            update(Application)
+            .where(
+                Application.user_id == user_id,
+                Application.reason.is_not(None),
+                Application.reason.not_in(canned) if canned else true(),
+            )
+            .values(reason=None)
+        )
+        events = await self.session.execute(
+            select(ApplicationEvent.id, ApplicationEvent.details).where(
+                ApplicationEvent.application_id.in_(mine),
+                ApplicationEvent.action.in_(DECISION_ACTIONS),
+            )
+        )
+        for event_id, details in events:
+            reason = (details or {}).get("reason")
+            if isinstance(reason, str) and reason not in canned:
+                kept = {**details, "reason": None, "typed_reason": True}
+                await self.session.execute(
+                    update(ApplicationEvent)
+                    .where(ApplicationEvent.id == event_id)
+                    .values(details=kept)
+                )
+        return int(result.rowcount or 0)
+
+    async def applications_with_cards(self, user_id: int) -> tuple[int, ...]:
+        rows = await self.session.scalars(
+            select(Application.id)
+            .where(Application.user_id == user_id, Application.card_message_id.is_not(None))
+            .order_by(Application.id)
+        )
+        return tuple(rows)
 
     async def kept_decisions(self, user_id: int) -> int:
         """Moderators' decisions on the user's applications (kept, with their audit rows)."""

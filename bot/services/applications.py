@@ -24,7 +24,7 @@ from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.log import get_logger
 from bot.repositories.applications import OPEN, ApplicationRepository, ApplicationView
 from bot.repositories.memberships import MembershipRepository
-from bot.services.dto import ApplicationDecision, ChatInfo, UserProfile
+from bot.services.dto import ApplicationDecision, ChatInfo, UserProfile, without_nul
 from bot.services.roster import RosterService
 from bot.settings import Settings
 from bot.texts import N_
@@ -156,7 +156,7 @@ class ApplicationService:
         if not 0 <= position < len(questions):
             raise UserFacingError(N_("That question does not exist any more; send /apply again."))
         if job_id is None:
-            text = (text or "").strip()
+            text = without_nul(text or "").strip()
             if not text:
                 raise UserFacingError(N_("The answer is empty; please write a few words."))
             if len(text) > self.cfg.max_answer_len:
@@ -251,7 +251,14 @@ class ApplicationService:
             current = await self._get(request.application_id)
             log.info("application already decided", application_id=current.id)
             raise AlreadyDecidedError(N_("Too late: this application is no longer pending."))
-        details: dict[str, Any] = {"reason": request.reason, "shared": request.share_reason}
+        # The audit row names a canned reason; a typed one may describe the applicant,
+        # so it stays on the application only (where /forgetme erases it), not copied.
+        typed = request.reason is not None and request.reason not in self.reject_reasons()
+        details: dict[str, Any] = {
+            "reason": None if typed else request.reason,
+            "typed_reason": typed,
+            "shared": request.share_reason,
+        }
         await self.repo.add_event(request.application_id, request.moderator_id, decision, details)
         await self.session.commit()
         metrics.APPLICATIONS.labels(_DECIDED[decision].value).inc()
@@ -286,6 +293,16 @@ class ApplicationService:
         await self.repo.add_event(app_id, view.user_id, "joined", {"via": how})
         await self.session.commit()
         return view
+
+    async def link_misused(self, app_id: int, user_id: int, what: str) -> bool:
+        """Someone other than the applicant used the application's personal link (`what`:
+        "declined" or "joined"): an audit row. True the first time for this person, so
+        the moderators are told once, however often they try. Committed."""
+        first = not await self.repo.has_event(app_id, "invite_link_misused", user_id)
+        await self.repo.add_event(app_id, user_id, "invite_link_misused", {"outcome": what})
+        await self.session.commit()
+        log.warning("invite link misused", application_id=app_id, user_id=user_id, outcome=what)
+        return first
 
     async def joined_via_link(self, chat_id: int, link: str) -> ApplicationView | None:
         """The approved application whose invite link this is, if any."""

@@ -14,6 +14,16 @@ from bot.db.enums import ChatType, KarmaSource, MediaKind
 class _Input(BaseModel):
     model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        """PostgreSQL text cannot hold U+0000; nothing a person reads needs it."""
+        return without_nul(value) if isinstance(value, str) else value
+
+
+def without_nul(text: str) -> str:
+    return text.replace("\x00", "")
+
 
 class UserProfile(_Input):
     id: int = Field(gt=0)

@@ -1,8 +1,9 @@
 """KarmaService: weighted votes between chat members, their undo, ranks and history.
 
-The rules (cooldown, daily quota, reciprocal-ring damping) are derived from `karma_events`
-in the database, so they hold across restarts and any number of bot replicas. A vote is
-one transaction: the event row and an atomic `karma = karma + delta` upsert of the total.
+The rules (cooldown, daily quota, ring damping, the downvote rules and when a fall is
+sanctioned: bot/services/karma_rules.py) are derived from `karma_events` in the
+database, so they hold across restarts and any number of bot replicas. A vote is one
+transaction: the event row and an atomic `karma = karma + delta` upsert of the total.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ from bot.repositories.karma import (
 )
 from bot.services.dto import ChatInfo, UserProfile, VoteRequest
 from bot.services.karma_rules import (
+    EPSILON,
+    downvote_weight,
     escalation_step,
     parse_escalation,
     ring_factor,
+    sanction_due,
     vote_weight,
 )
 from bot.services.roster import RosterService
@@ -54,8 +58,10 @@ class VoteResult:
     total: float  # the target's new total
     delta: float  # what this vote moved it by (direction * weight)
     weight: float
-    ring_factor: float  # 1.0 unless reciprocal votes damped it
+    ring_factor: float  # 1.0 unless ring damping reduced it
     sanction: Sanction | None = None  # this vote pushed the target down a step
+    muted: bool = False  # a downvote of weight 0: the voter has no karma history here
+    capped: bool = False  # a downvote cut to what the daily cap on it left
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,7 @@ class Sanction:
 @dataclass(frozen=True, slots=True)
 class CancelResult:
     event_id: int
+    chat_id: int  # the vote's chat: where its sanction is lifted
     target_id: int
     target_name: str
     total: float
@@ -131,49 +138,32 @@ class KarmaService:
         if target.is_bot:
             raise UserFacingError(N_("Bots have no karma."))
 
+        up = request.direction > 0
         windows = CheckWindows(
             cooldown_since=now - timedelta(seconds=cfg.cooldown_s),
             day_start=now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
             ring_since=now - timedelta(hours=cfg.ring_window_h),
+            history_before=now - timedelta(hours=cfg.downvote_history_h),
         )
         if self.repo.postgres:  # the voter's lock and the checks in one round trip
-            checks = await self.repo.lock_and_check_pg(chat_id, voter.id, target.id, windows)
+            checks = await self.repo.lock_and_check_pg(chat_id, voter.id, target.id, windows, up)
         else:
             await self.repo.lock_voter(chat_id, voter.id)
-            checks = await self.repo.vote_checks(chat_id, voter.id, target.id, windows)
+            checks = await self.repo.vote_checks(chat_id, voter.id, target.id, windows, up)
         self._refuse(request, checks)
+        vote, factor = self._weigh(request, checks)
 
-        weight = vote_weight(checks.voter_karma, cfg.weight_floor, cfg.weight_cap)
-        factor = 1.0
-        if request.direction > 0 and cfg.ring_window_h:
-            factor = ring_factor(checks.reciprocal_upvotes, cfg.ring_damping, cfg.ring_min_factor)
-        weight *= factor
-
-        vote = NewVote(
-            chat_id=chat_id,
-            voter_id=voter.id,
-            target_id=target.id,
-            source=request.source,
-            direction=request.direction,
-            weight=weight,
-            message_id=request.message_id,
-            vote_message_id=request.vote_message_id,
-        )
         if self.repo.postgres:  # profiles, event and total in one round trip
-            added = await self.repo.add_vote_pg(
-                vote,
-                request.chat,
-                voter,
-                target,
-                windows,
-                cooldown=cfg.cooldown_s > 0,
-                quota=cfg.daily_quota,
-            )
-            if added is None:  # a vote of this voter got in while this one waited
-                self._refuse(
-                    request, await self.repo.vote_checks(chat_id, voter.id, target.id, windows)
-                )
-                raise RuntimeError("the rechecks refused what fresh checks allow")
+            added = await self._add_vote_pg(request, vote, windows)
+            if added is None:
+                # A vote of this voter got in while this one waited for the lock: check
+                # and weigh again, now under the lock (nothing else can get in).
+                checks = await self.repo.vote_checks(chat_id, voter.id, target.id, windows, up)
+                self._refuse(request, checks)
+                vote, factor = self._weigh(request, checks)
+                added = await self._add_vote_pg(request, vote, windows)
+                if added is None:
+                    raise RuntimeError("the rechecks refused what fresh checks allow")
             event_id, delta, total = added
         else:
             await self.roster.remember_chat(request.chat)
@@ -182,8 +172,18 @@ class KarmaService:
             event_id, delta = await self.repo.add_event(vote)
             total = await self.repo.add_to_total(chat_id, target.id, delta)
         sanction = None
-        if delta < 0 and total <= cfg.restrict_below < total - delta:  # crossed just now
-            sanction = await self._escalate(chat_id, target.id, event_id, total, now)
+        if delta < 0 and total <= cfg.restrict_below:  # rare: only then is it worth a look
+            since = now - timedelta(days=cfg.sanction_window_d)
+            voters = await self.repo.downvoters(chat_id, target.id, since, event_id)
+            if sanction_due(
+                total,
+                delta,
+                cfg.restrict_below,
+                voters.with_vote,
+                voters.without_vote,
+                cfg.sanction_min_voters,
+            ):
+                sanction = await self._escalate(chat_id, target.id, event_id, total, now)
         await self.session.commit()  # durable before the reply offers to cancel it
         direction = "up" if request.direction > 0 else "down"
         metrics.KARMA_VOTES.labels(request.source.value, direction).inc()
@@ -196,8 +196,64 @@ class KarmaService:
             ring_factor=factor,
             total=total,
         )
+        weight = vote.weight
+        capped = not up and checks.has_history and 0 < weight < self._base_weight(checks)
         return VoteResult(
-            event_id, target.id, target.full_name, total, delta, weight, factor, sanction
+            event_id,
+            target.id,
+            target.full_name,
+            total,
+            delta,
+            weight,
+            factor,
+            sanction,
+            muted=not up and not checks.has_history,
+            capped=capped,
+        )
+
+    def _base_weight(self, checks: VoteChecks) -> float:
+        cfg = self.settings
+        return vote_weight(checks.voter_karma, cfg.weight_floor, cfg.weight_cap)
+
+    def _weigh(self, request: VoteRequest, checks: VoteChecks) -> tuple[NewVote, float]:
+        """The vote as it will be stored, and the ring factor applied to it."""
+        cfg = self.settings
+        weight = self._base_weight(checks)
+        factor = 1.0
+        if request.direction > 0:
+            if cfg.ring_window_h:
+                returns = checks.reciprocal_upvotes + checks.chain_upvotes
+                factor = ring_factor(returns, cfg.ring_damping, cfg.ring_min_factor)
+            weight *= factor
+        else:
+            weight = downvote_weight(
+                weight, checks.has_history, checks.down_used_today, cfg.downvote_daily_cap
+            )
+        vote = NewVote(
+            chat_id=request.chat.id,
+            voter_id=request.voter.id,
+            target_id=request.target.id,
+            source=request.source,
+            direction=request.direction,
+            weight=weight,
+            message_id=request.message_id,
+            vote_message_id=request.vote_message_id,
+        )
+        return vote, factor
+
+    async def _add_vote_pg(
+        self, request: VoteRequest, vote: NewVote, windows: CheckWindows
+    ) -> tuple[int, float, float] | None:
+        cfg = self.settings
+        return await self.repo.add_vote_pg(
+            vote,
+            request.chat,
+            request.voter,
+            request.target,
+            windows,
+            cooldown=cfg.cooldown_s > 0,
+            quota=cfg.daily_quota,
+            down_cap=cfg.downvote_daily_cap,
         )
 
     def _refuse(self, request: VoteRequest, checks: VoteChecks) -> None:
@@ -214,6 +270,15 @@ class KarmaService:
             raise UserFacingError(
                 N_("You have used all {quota} of today's votes in this chat."),
                 quota=cfg.daily_quota,
+            )
+        if (
+            request.direction < 0
+            and checks.has_history
+            and checks.down_used_today >= cfg.downvote_daily_cap - EPSILON
+        ):
+            raise UserFacingError(
+                N_("You have downvoted {name} as much as one member may today."),
+                name=request.target.full_name,
             )
 
     async def _escalate(
@@ -245,14 +310,17 @@ class KarmaService:
         return Sanction(step.kind, until, index)
 
     async def cancel(
-        self, event_id: int, user_id: int, *, now: datetime | None = None
+        self, event_id: int, user_id: int, chat_id: int, *, now: datetime | None = None
     ) -> CancelResult:
-        """Undo a vote: only its voter, only within the undo window, only once."""
+        """Undo a vote: only its voter, only in the vote's chat (`chat_id`: where the
+        button was pressed), only within the undo window, only once."""
         self.ensure_enabled()
         now = now or utcnow()
         event = await self.repo.get_event(event_id)
         if event is None:
             raise UserFacingError(N_("This vote no longer exists."))
+        if event.chat_id != chat_id:  # forged: another chat's vote
+            raise NotAllowedError(N_("This button is not valid."))
         if event.voter_id != user_id:
             raise NotAllowedError(N_("Only the voter can cancel this vote."))
         if event.cancelled_at is not None:
@@ -283,7 +351,9 @@ class KarmaService:
             total=total,
             sanction_lifted=lifted.kind.value if lifted else None,
         )
-        return CancelResult(event.id, event.target_id, name, total, event.delta, lifted)
+        return CancelResult(
+            event.id, event.chat_id, event.target_id, name, total, event.delta, lifted
+        )
 
     # ------------------------------------------------------------------ reactions
     async def reactions_enabled(self, chat_id: int) -> bool:

@@ -1,5 +1,33 @@
-"""Karma rules as pure functions: what counts as a vote, what a vote weighs, and the
-negative-karma escalation ladder."""
+"""Karma rules as pure functions: what counts as a vote, what a vote weighs, when a fall
+is sanctioned, and the negative-karma escalation ladder.
+
+The anti-abuse rules, precisely (every count is of live votes: not cancelled; "in the
+chat": votes of that chat only; the settings are KARMA__*):
+
+Weight. A vote weighs sqrt(voter's karma) clamped to [WEIGHT_FLOOR, WEIGHT_CAP].
+
+Rings (upvotes). When V upvotes T, n counts the ways karma already flowed from T back to
+V within RING_WINDOW_H: each upvote T gave V (a pair, T→V), plus each member X, counted
+once, such that T upvoted X and X upvoted V (a chain, T→X→V: three accounts passing
+karma round a triangle, which pairs alone do not see). The weight is multiplied by
+RING_DAMPING ** n, never below RING_MIN_FACTOR. Chains longer than two hops are not
+followed (each hop costs the vote a database lookup; the daily quota bounds the rest).
+
+Downvotes. A voter needs positive karma to downvote at all. A voter with no karma
+history in the chat — no upvote received there at least DOWNVOTE_HISTORY_H ago —
+downvotes with weight 0: the vote is recorded (moderators see it in /karma_history)
+but moves nothing and counts towards no sanction; fresh accounts upvoting each other
+cannot mint downvoting power on the spot. Upvotes of such voters keep WEIGHT_FLOOR:
+welcoming a newcomer should work at once, and rings, the quota and the cooldown bound
+what upvotes can do. One voter's downvotes on one target weigh at most
+DOWNVOTE_DAILY_CAP in total per UTC day: a vote is cut to what is left, and refused
+once nothing is.
+
+Sanctions. A downvote leads to the next escalation step when it makes both true at
+once: the target's karma is at or below RESTRICT_BELOW, and at least SANCTION_MIN_VOTERS
+distinct members downvoted the target with weight > 0 within the last
+SANCTION_WINDOW_D days. One member, however heavy, cannot sanction anyone alone.
+"""
 
 from __future__ import annotations
 
@@ -50,11 +78,42 @@ def vote_weight(voter_karma: float, floor: float, cap: float) -> float:
     return min(max(math.sqrt(max(voter_karma, 0.0)), floor), cap)
 
 
-def ring_factor(reciprocal_votes: int, damping: float, minimum: float) -> float:
-    """damping ** n for n reciprocal votes, never below `minimum`."""
-    if reciprocal_votes <= 0:
+def ring_factor(returns: int, damping: float, minimum: float) -> float:
+    """damping ** n for n ways karma flowed back (pairs and chains, see above), never
+    below `minimum`."""
+    if returns <= 0:
         return 1.0
-    return max(damping**reciprocal_votes, minimum)
+    return max(damping**returns, minimum)
+
+
+# Float sums of weights: a hair of tolerance, so 5 downvotes of 1.0 fill a cap of 5.0.
+EPSILON = 1e-9
+
+
+def downvote_weight(weight: float, has_history: bool, used_today: float, cap: float) -> float:
+    """A downvote's weight: 0 without karma history, else cut to what the daily cap on
+    this voter's downvotes of this target leaves (0 when nothing is left)."""
+    if not has_history:
+        return 0.0
+    left = cap - used_today
+    return max(min(weight, left), 0.0) if left > EPSILON else 0.0
+
+
+def sanction_due(
+    total: float,
+    delta: float,
+    limit: float,
+    voters: int,
+    voters_before: int,
+    min_voters: int,
+) -> bool:
+    """True when this vote (`delta`, leaving the target at `total`) makes "karma at or
+    below `limit`, and downvoted by at least `min_voters` distinct members" true, and it
+    was not before it (`voters_before`: the distinct downvoters without this vote)."""
+    if delta >= 0 or total > limit or voters < min_voters:
+        return False
+    was_due = total - delta <= limit and voters_before >= min_voters
+    return not was_due
 
 
 @dataclass(frozen=True, slots=True)

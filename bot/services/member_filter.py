@@ -30,6 +30,11 @@ from bot.texts import N_
 _TERM = re.compile(r"^(?P<key>[A-Za-z_]+)(?P<op>>=|<=|=|>|<)(?P<value>.*)$", re.DOTALL)
 _LANG = re.compile(r"^[a-z]{2,3}$")
 MAX_QUERY_CHARS = 64
+MAX_LANGUAGES = 10
+# Errors quote the offending term, cut to this (the input may be thousands of characters).
+SHOWN_TERM_CHARS = 64
+# The filter's days must have a day before and after them (joined>DAY, joined<DAY).
+FIRST_DAY, LAST_DAY = date.min + timedelta(days=1), date.max - timedelta(days=1)
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -53,6 +58,8 @@ class MemberFilter(BaseModel):
             raise ValueError("joined range is empty")
         if any(_LANG.match(code) is None for code in self.languages):
             raise ValueError("language codes are two or three letters")
+        if len(self.languages) > MAX_LANGUAGES:
+            raise ValueError(f"at most {MAX_LANGUAGES} languages")
         if self.query and any(ord(ch) < 32 for ch in self.query):
             raise ValueError("the search is one line of text")
         return self
@@ -97,14 +104,20 @@ BAD_SYNTAX = N_(
 )
 BAD_CHOICE = N_("{term}: use one of {allowed}.")
 BAD_DATE = N_("{term}: write the date as YYYY-MM-DD.")
+DATE_RANGE = N_("{term}: use a date from 0001-01-02 to 9999-12-30.")
 BAD_NUMBER = N_("{term}: that is not a number.")
 BAD_FILTER = N_(
     "The filter {term} cannot match: check that ranges are not empty, language codes have "
-    "2-3 letters and the search has at most 64 characters."
+    "2-3 letters (at most 10 of them) and the search has at most 64 characters."
 )
 UNKNOWN_KEY = N_("Unknown filter {key}. Use status, role, lang, joined, karma or q.")
 REPEATED = N_("The filter {term} repeats an earlier one.")
 BAD_OPERATOR = N_("{key} takes only = (as in {key}=...).")
+
+
+def _shown(term: str) -> str:
+    """A term as an error quotes it: cut, the input may be long."""
+    return term if len(term) <= SHOWN_TERM_CHARS else term[: SHOWN_TERM_CHARS - 1] + "…"
 
 
 def parse_member_filter(text: str | None) -> MemberFilter:
@@ -112,23 +125,23 @@ def parse_member_filter(text: str | None) -> MemberFilter:
     try:
         terms = shlex.split(text or "")
     except ValueError:
-        raise UserFacingError(BAD_SYNTAX, term=text or "") from None
+        raise UserFacingError(BAD_SYNTAX, term=_shown(text or "")) from None
     values: dict[str, object] = {}
 
     def put(name: str, value: object, term: str) -> None:
         if name in values:
-            raise UserFacingError(REPEATED, term=term)
+            raise UserFacingError(REPEATED, term=_shown(term))
         values[name] = value
 
     for term in terms:
         match = _TERM.match(term)
         if match is None:
-            raise UserFacingError(BAD_SYNTAX, term=term)
+            raise UserFacingError(BAD_SYNTAX, term=_shown(term))
         key, op, raw = match["key"].lower(), match["op"], match["value"].strip()
         if not raw:
-            raise UserFacingError(BAD_SYNTAX, term=term)
+            raise UserFacingError(BAD_SYNTAX, term=_shown(term))
         if key in ("status", "role", "lang", "q") and op != "=":
-            raise UserFacingError(BAD_OPERATOR, key=key)
+            raise UserFacingError(BAD_OPERATOR, key=_shown(key))
         if key == "status":
             put("statuses", _enum_list(MemberStatus, raw, term), term)
         elif key == "role":
@@ -154,11 +167,11 @@ def parse_member_filter(text: str | None) -> MemberFilter:
             for name in names[op]:
                 put(name, number, term)
         else:
-            raise UserFacingError(UNKNOWN_KEY, key=key)
+            raise UserFacingError(UNKNOWN_KEY, key=_shown(key))
     try:
         return MemberFilter.model_validate(values)
     except ValidationError:
-        raise UserFacingError(BAD_FILTER, term=text or "") from None
+        raise UserFacingError(BAD_FILTER, term=_shown(text or "")) from None
 
 
 def _enum_list(enum: type[E], raw: str, term: str) -> tuple[E, ...]:
@@ -166,14 +179,17 @@ def _enum_list(enum: type[E], raw: str, term: str) -> tuple[E, ...]:
         return tuple(dict.fromkeys(enum(part.strip().lower()) for part in raw.split(",")))
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
-        raise UserFacingError(BAD_CHOICE, term=term, allowed=allowed) from None
+        raise UserFacingError(BAD_CHOICE, term=_shown(term), allowed=allowed) from None
 
 
 def _date(raw: str, term: str) -> date:
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
-        raise UserFacingError(BAD_DATE, term=term) from None
+        raise UserFacingError(BAD_DATE, term=_shown(term)) from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # a day either side must exist: joined>9999-12-31
+        raise UserFacingError(DATE_RANGE, term=_shown(term))
+    return day
 
 
 def _float(raw: str, term: str) -> float:
@@ -182,5 +198,5 @@ def _float(raw: str, term: str) -> float:
     except ValueError:
         number = float("nan")
     if number != number or number in (float("inf"), float("-inf")):
-        raise UserFacingError(BAD_NUMBER, term=term)
+        raise UserFacingError(BAD_NUMBER, term=_shown(term))
     return number

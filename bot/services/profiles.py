@@ -5,9 +5,11 @@ must keep:
 
 - removed: profile fields (names, username, Telegram and chosen language, premium flag),
   transcripts (text, segments and file ids of finished jobs of their voice, whoever
-  asked, and of those they asked for), their
-  application answers (open applications are withdrawn, with an audit row), and when
-  they were last seen in each chat;
+  asked, and of those they asked for), their application answers (open applications
+  are withdrawn, with an audit row) and the reasons moderators typed when rejecting
+  them (canned reasons stay: they describe no one), and when they were last seen in
+  each chat; the moderators' cards of their applications are redacted by the caller
+  (`ForgetReport.cards`);
 - kept: their Telegram id (bans, decisions and votes refer to it), membership status
   (bans must hold), application decisions and the audit trail, karma votes they gave and
   received (other members' history and totals, and the anti-abuse rules, are built from
@@ -34,6 +36,7 @@ from bot.repositories.profiles import (
     ProfileRepository,
     StoredUser,
 )
+from bot.services.applications import DEFAULT_REJECT_REASONS
 from bot.settings import Settings
 
 log = get_logger(__name__)
@@ -69,6 +72,9 @@ class ForgetReport:
     last_seen: int  # chats whose last-seen time was cleared
     decisions_kept: int
     karma_events_kept: int
+    # Applications whose card in the moderation chat shows what was erased: the caller
+    # redacts them, after the commit.
+    cards: tuple[int, ...] = ()
 
 
 class ProfileService:
@@ -104,9 +110,12 @@ class ProfileService:
         return KarmaRecord(row.karma, row.rank, ranked)
 
     async def forget(self, user_id: int) -> ForgetReport:
-        """Erase the user's personal data (see the module docstring); one transaction."""
+        """Erase the user's personal data (see the module docstring) in one transaction,
+        committed before this returns: the report says what is gone, not what will be."""
         now = utcnow()
         withdrawn = await self.repo.withdraw_open_applications(user_id, now)
+        canned = self.settings.moderation.reject_reasons or DEFAULT_REJECT_REASONS
+        await self.repo.erase_typed_reasons(user_id, canned)
         report = ForgetReport(
             profile=await self.repo.clear_profile(user_id, now),
             transcripts=await self.repo.clear_transcripts(user_id, now),
@@ -116,6 +125,8 @@ class ProfileService:
             last_seen=await self.repo.clear_last_seen(user_id),
             decisions_kept=await self.repo.kept_decisions(user_id),
             karma_events_kept=await self.repo.karma_events(user_id),
+            cards=await self.repo.applications_with_cards(user_id),
         )
+        await self.session.commit()
         log.info("personal data forgotten", subject_id=user_id, **asdict(report))
         return report

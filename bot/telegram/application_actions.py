@@ -1,11 +1,16 @@
 """The Telegram side of applications: the moderators' card (posted, edited in place),
-what a decision does in the community chat (approve the join request, or a single-use
+what a decision does in the community chat (approve the join request, or a personal
 invite link; decline; ban) and the applicant's notices. Every step is recorded through
-ApplicationService (an audit row each)."""
+ApplicationService (an audit row each).
+
+A personal invite link is one that creates a join request (`creates_join_request`):
+whoever opens it only asks to join, and the bot approves the request of the approved
+applicant alone (`on_link_request`). A link that admits whoever opens it first could be
+handed to anyone, a banned user included."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -55,12 +60,15 @@ async def refresh_card(
     settings: Settings,
     view: ApplicationView,
     markup: InlineKeyboardMarkup | None = None,
+    *,
+    erased: bool = False,
 ) -> None:
-    """Edit the card in place: the current state and, unless given, its own buttons."""
+    """Edit the card in place: the current state and, unless given, its own buttons.
+    `erased`: the applicant deleted their data; the card shows none of it."""
     if view.card_chat_id is None or view.card_message_id is None:
         return
     with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
-        text = views.card_text(view)
+        text = views.card_text(view, erased=erased)
         markup = markup if markup is not None else views.card_keyboard(view)
     try:
         await bot.edit_message_text(
@@ -72,6 +80,8 @@ async def refresh_card(
     except TelegramBadRequest as exc:
         if "not modified" not in exc.message:
             log.warning("card edit failed", application_id=view.id, error=exc.message)
+    except TelegramAPIError as exc:  # e.g. the bot left the moderation chat
+        log.warning("card edit failed", application_id=view.id, error=str(exc))
 
 
 async def notify_applicant(
@@ -137,8 +147,12 @@ async def _approve(
             return
     expires = utcnow() + timedelta(hours=settings.applications.invite_ttl_h)
     try:
+        # No member_limit: Telegram allows none on a link that creates join requests.
         link = await bot.create_chat_invite_link(
-            view.chat_id, name=f"application #{view.id}", expire_date=expires, member_limit=1
+            view.chat_id,
+            name=f"application #{view.id}",
+            expire_date=expires,
+            creates_join_request=True,
         )
     except TelegramAPIError as exc:
         # E.g. the bot may not invite users there: the moderators must invite by hand.
@@ -156,6 +170,85 @@ async def _approve(
     with views.in_locale(i18n, locale):
         text = views.approved_invite_text(link.invite_link, expires)
     await notify_applicant(bot, svc, i18n, view, text)
+
+
+async def on_link_request(
+    bot: Bot,
+    svc: ApplicationService,
+    i18n: I18n,
+    settings: Settings,
+    view: ApplicationView,
+    user_id: int,
+    user_name: str,
+) -> None:
+    """A join request through the personal link of approved application `view`: the
+    applicant is let in and the link revoked; anyone else is declined, and the
+    moderators are told (once per person and application)."""
+    chat_id = view.chat_id
+    if user_id != view.user_id:
+        try:
+            await bot.decline_chat_join_request(chat_id, user_id)
+        except TelegramAPIError as exc:
+            log.warning("foreign join request not declined", application_id=view.id, error=str(exc))
+        first = await svc.link_misused(view.id, user_id, "declined")
+        if first:
+            with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+                text = views.invite_misused_text(view, user_id, user_name, joined=False)
+            await tell_moderators(bot, settings, text)
+        return
+    try:
+        await bot.approve_chat_join_request(chat_id, user_id)
+    except TelegramAPIError as exc:
+        log.info("join request by link not approvable", application_id=view.id, error=str(exc))
+        await svc.record(view.id, "join_request_failed", error=str(exc)[:200])
+        return
+    await svc.record(view.id, "join_request_approved")
+    await svc.member_joined(view.id, "invite_link")
+    await revoke_link(bot, svc, view)
+
+
+async def on_link_join(
+    bot: Bot,
+    svc: ApplicationService,
+    i18n: I18n,
+    settings: Settings,
+    view: ApplicationView,
+    user_id: int,
+    user_name: str,
+    at: datetime,
+) -> None:
+    """Someone joined the chat directly through approved application `view`'s link (a
+    link from before links created join requests: it admitted whoever opened it). The
+    link is revoked either way; a stranger is reported to the moderators."""
+    if user_id == view.user_id:
+        await svc.member_joined(view.id, "invite_link", at=at)
+        await revoke_link(bot, svc, view)
+        return
+    await revoke_link(bot, svc, view)
+    if await svc.link_misused(view.id, user_id, "joined"):
+        with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+            text = views.invite_misused_text(view, user_id, user_name, joined=True)
+        await tell_moderators(bot, settings, text)
+
+
+async def revoke_link(bot: Bot, svc: ApplicationService, view: ApplicationView) -> None:
+    assert view.invite_link is not None
+    try:
+        await bot.revoke_chat_invite_link(view.chat_id, view.invite_link)
+    except TelegramAPIError as exc:
+        log.warning("invite link not revoked", application_id=view.id, error=str(exc))
+        await svc.record(view.id, "invite_link_revoke_failed", error=str(exc)[:200])
+        return
+    await svc.record(view.id, "invite_link_revoked")
+
+
+async def tell_moderators(bot: Bot, settings: Settings, text: str) -> None:
+    if settings.moderation.chat_id is None:
+        return
+    try:
+        await bot.send_message(settings.moderation.chat_id, text)
+    except TelegramAPIError as error:
+        log.warning("moderators not told", error=str(error))
 
 
 async def _decline_request(bot: Bot, svc: ApplicationService, view: ApplicationView) -> None:

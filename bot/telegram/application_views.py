@@ -3,7 +3,7 @@ moderators' card and digest (MODERATION__LANGUAGE). HTML; user values are quoted
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -16,8 +16,15 @@ from bot.i18n import _, pick_locale
 from bot.repositories.applications import AnswerView, ApplicationView
 from bot.settings import Settings
 from bot.telegram.callbacks import ApplyAction, ApplyCallback, ModAction, ModCallback
+from bot.telegram.text_limits import MESSAGE_LIMIT, cut, visible_len
 
-CARD_BUDGET = 3600  # characters of answers on a card (a message holds 4096)
+# A card is one message (4096 characters, counted as Telegram does): the answers get what
+# the rest leaves, shared equally and cut with "…"; questions, names and the reason are
+# cut to these first.
+QUESTION_SHOWN, NAME_SHOWN, REASON_SHOWN = 200, 128, 500
+DIGEST_NAME_SHOWN = 64
+# The digest lists at most this many applications, then "and N more".
+DIGEST_SHOWN = 50
 
 
 @contextmanager
@@ -81,18 +88,48 @@ def answer_shown(answer: AnswerView, limit: int | None = None) -> str:
 
 
 def _clip(text: str, limit: int | None) -> str:
-    if limit is None or len(text) <= limit:
-        return text
-    return text[: max(1, limit - 1)] + "…"
+    return text if limit is None else cut(text, limit)
 
 
 def summary_text(view: ApplicationView) -> str:
-    lines = [_("<b>Your answers</b>")]
-    for answer in view.answers:
-        lines += ["", f"{answer.position + 1}. <i>{html.quote(_(answer.question))}</i>"]
-        lines.append(answer_shown(answer))
-    lines += ["", _("Send it to the moderators, or change an answer first.")]
-    return "\n".join(lines)
+    head = [_("<b>Your answers</b>")]
+    tail = ["", _("Send it to the moderators, or change an answer first.")]
+
+    def question(answer: AnswerView) -> str:
+        return (
+            f"{answer.position + 1}. <i>{html.quote(cut(_(answer.question), QUESTION_SHOWN))}</i>"
+        )
+
+    return _fit(head, view.answers, question, tail)
+
+
+def _fit(
+    head: list[str],
+    answers: list[AnswerView],
+    question: Callable[[AnswerView], str],
+    tail: list[str],
+) -> str:
+    """Questions and answers between `head` and `tail`, in one message: when the whole
+    does not fit, the answers share what the rest leaves equally, cut with "…"."""
+
+    def render(limit: int | None) -> str:
+        lines = list(head)
+        for answer in answers:
+            lines += ["", question(answer), answer_shown(answer, limit)]
+        return "\n".join(lines + tail)
+
+    text = render(None)
+    if visible_len(text) <= MESSAGE_LIMIT:
+        return text
+    # A first guess, then shrink until it fits (the "…" of cut answers and the fixed
+    # texts of voice answers make the guess inexact).
+    spare = MESSAGE_LIMIT - visible_len(render(0))
+    limit = max(spare // max(1, len(answers)), 1)
+    while True:
+        text = render(limit)
+        if visible_len(text) <= MESSAGE_LIMIT or limit == 1:
+            return text
+        limit = max(limit - max(limit // 8, 8), 1)
 
 
 def summary_keyboard(app_id: int) -> InlineKeyboardMarkup:
@@ -161,8 +198,9 @@ def approved_join_request_text() -> str:
 
 def approved_invite_text(link: str, expires: datetime) -> str:
     return _(
-        'Welcome! Your application was approved. Join with <a href="{link}">this link</a>; '
-        "it works once and until {until}."
+        'Welcome! Your application was approved. Join with <a href="{link}">this link</a> '
+        "until {until}: Telegram asks you to send a join request, and I accept it at once. "
+        "The link is yours alone; nobody else gets in with it."
     ).format(link=html.quote(link), until=when(expires))
 
 
@@ -195,46 +233,50 @@ def deep_link(bot_username: str | None) -> str | None:
 
 # --------------------------------------------------------------------------- moderators
 def _applicant(view: ApplicationView) -> str:
-    name = html.quote(view.applicant_name or str(view.user_id))
+    name = html.quote(cut(view.applicant_name or str(view.user_id), NAME_SHOWN))
     link = f'<a href="tg://user?id={view.user_id}">{name}</a>'
     if view.applicant_username:
         link += f" @{html.quote(view.applicant_username)}"
     return f"{link} (id <code>{view.user_id}</code>)"
 
 
-def card_text(view: ApplicationView) -> str:
+def card_text(view: ApplicationView, *, erased: bool = False) -> str:
+    """The card, within one message: long answers are cut to fit. `erased`: the
+    applicant had their data deleted (/forgetme), the card says so instead of answers."""
     source = (
         _("join request") if view.source == ApplicationSource.JOIN_REQUEST else _("/apply command")
     )
-    lines = [
+    head = [
         _("<b>Application #{id}</b> — {status}").format(
             id=view.id, status=status_name(view.status)
         ),
         _("From: {applicant}").format(applicant=_applicant(view)),
         _("Via: {source}; sent {at}").format(source=source, at=when(view.submitted_at)),
     ]
-    per_answer = CARD_BUDGET // max(1, len(view.answers))
-    for answer in view.answers:
-        lines += ["", f"<b>{answer.position + 1}. {html.quote(_clip(_(answer.question), 200))}</b>"]
-        lines.append(answer_shown(answer, per_answer))
+    if erased:
+        head += ["", _("🗑 The applicant's name and answers were deleted at their request.")]
+    tail: list[str] = []
     if view.decided_at is not None:
-        lines += ["", decision_line(view)]
+        tail += ["", decision_line(view)]
         if view.reason:
             shared = _("told the applicant") if view.reason_shared else _("not told")
-            lines.append(
-                _("Reason: {reason} ({shared})").format(
-                    reason=html.quote(_(view.reason)), shared=shared
-                )
-            )
+            reason = html.quote(cut(_(view.reason), REASON_SHOWN))
+            tail.append(_("Reason: {reason} ({shared})").format(reason=reason, shared=shared))
     elif view.status == ApplicationStatus.EXPIRED:
-        lines += ["", _("⌛ Expired without a decision.")]
+        tail += ["", _("⌛ Expired without a decision.")]
     elif view.status == ApplicationStatus.WITHDRAWN:
-        lines += ["", _("↩️ Withdrawn by the applicant.")]
-    return "\n".join(lines)
+        tail += ["", _("↩️ Withdrawn by the applicant.")]
+
+    def question(answer: AnswerView) -> str:
+        return (
+            f"<b>{answer.position + 1}. {html.quote(cut(_(answer.question), QUESTION_SHOWN))}</b>"
+        )
+
+    return _fit(head, [] if erased else view.answers, question, tail)
 
 
 def decision_line(view: ApplicationView) -> str:
-    who = html.quote(view.decider_name or str(view.decided_by))
+    who = html.quote(cut(view.decider_name or str(view.decided_by), NAME_SHOWN))
     at = when(view.decided_at)
     if view.status == ApplicationStatus.APPROVED:
         return _("✅ Approved by {moderator} at {at}").format(moderator=who, at=at)
@@ -322,16 +364,25 @@ def custom_reason_received(app_id: int, reason: str) -> str:
 
 
 def digest_text(views: list[ApplicationView], now: datetime) -> str:
+    """One message, however many wait: the first DIGEST_SHOWN (fewer if they would not
+    fit), then "and N more"; names are cut."""
     lines = [_("<b>Applications waiting for a decision</b>")]
-    for view in views:
+    for index, view in enumerate(views):
         hours = round((now - (view.submitted_at or now)).total_seconds() / 3600)
+        name = cut(view.applicant_name or str(view.user_id), DIGEST_NAME_SHOWN)
         line = _("#{id} from {applicant}, waiting {hours} h").format(
-            id=view.id, applicant=html.quote(view.applicant_name or str(view.user_id)), hours=hours
+            id=view.id, applicant=html.quote(name), hours=hours
         )
         link = message_link(view.card_chat_id, view.card_message_id)
         if link is not None:
             card = _("card")
             line += f' — <a href="{html.quote(link)}">{card}</a>'
+        rest = len(views) - index
+        more = _("… and {count} more").format(count=rest)
+        # Room for this line and, after it, the "and N more" line.
+        if index >= DIGEST_SHOWN or visible_len("\n".join([*lines, line, more])) > MESSAGE_LIMIT:
+            lines.append(more)
+            break
         lines.append(line)
     return "\n".join(lines)
 
@@ -344,6 +395,22 @@ def dm_failed_text(view: ApplicationView, bot_username: str | None) -> str:
     if link := deep_link(bot_username):
         text += "\n" + html.quote(link)
     return text
+
+
+def invite_misused_text(view: ApplicationView, user_id: int, name: str, *, joined: bool) -> str:
+    link = f'<a href="tg://user?id={user_id}">{html.quote(cut(name, NAME_SHOWN))}</a>'
+    who = f"{link} (id <code>{user_id}</code>)"
+    if joined:
+        text = _(
+            "⚠️ {who} joined the community with the invite link of application #{id} "
+            "({applicant}). I revoked the link; check whether they should stay."
+        )
+    else:
+        text = _(
+            "⚠️ {who} tried to join with the personal invite link of application #{id} "
+            "({applicant}); I declined the request. The link still works for the applicant."
+        )
+    return text.format(who=who, id=view.id, applicant=_applicant(view))
 
 
 def invite_failed_text(app_id: int, error: str) -> str:

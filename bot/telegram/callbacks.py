@@ -1,14 +1,23 @@
 """CallbackData factories. aiogram validates the packed data on the way in, so forged
-or malformed callback data never reaches a handler as valid input."""
+or malformed callback data never reaches a handler as valid input: every number is
+bounded too (a database id is a positive int64; PostgreSQL refuses anything larger
+with an error, not a miss), and data that does not validate is "not valid"."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from aiogram import F
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
 
 from bot.telegram.filters import When
+
+# A row id (a BIGINT primary key) or a Telegram user id.
+DbId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# A small index into a configured list (questions, reasons), or a marker below 0.
+Index = Annotated[int, Field(ge=-2, le=10_000)]
 
 
 def malformed(*factories: type[CallbackData]) -> When:
@@ -26,7 +35,7 @@ class A2TAction(StrEnum):
 
 class A2TCallback(CallbackData, prefix="a2t"):
     action: A2TAction
-    job_id: int
+    job_id: DbId
     language: str = ""
 
 
@@ -36,7 +45,7 @@ class KarmaAction(StrEnum):
 
 class KarmaCallback(CallbackData, prefix="k"):
     action: KarmaAction
-    event_id: int
+    event_id: DbId
 
 
 class LanguageCallback(CallbackData, prefix="lang"):
@@ -55,8 +64,8 @@ class ApplyCallback(CallbackData, prefix="ap"):
     """The applicant's buttons under the questionnaire's summary."""
 
     action: ApplyAction
-    app_id: int
-    position: int = 0
+    app_id: DbId
+    position: Index = 0
 
 
 class ModAction(StrEnum):
@@ -74,6 +83,6 @@ class ModCallback(CallbackData, prefix="am"):
     """Moderators' buttons on an application card."""
 
     action: ModAction
-    app_id: int
-    reason: int = -1
+    app_id: DbId
+    reason: Index = -1
     share: bool = False

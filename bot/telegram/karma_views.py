@@ -19,14 +19,22 @@ from bot.services.karma import (
     VoteResult,
 )
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
+from bot.telegram.text_limits import cut
+
+# Names in lists are cut: 20 history rows of two 64-emoji names would not fit a message.
+NAME_SHOWN = 48
 
 # Marked here, translated where raised (UserFacingError) or shown.
 GROUPS_ONLY = N_("Karma lives in group chats: use this command in one.")
 TOP_USAGE = N_("Use /top, /top week, /top month or /top all.")
 HISTORY_USAGE = N_("Reply to a member's message with /karma_history to see their votes.")
 ADMINS_ONLY = N_("Only chat admins can see karma history.")
-PARDON_ADMINS_ONLY = N_("Only chat admins can lift karma sanctions.")
-REACTIONS_ADMINS_ONLY = N_("Only chat admins can switch reaction votes.")
+PARDON_ADMINS_ONLY = N_("Only chat admins allowed to restrict members can lift karma sanctions.")
+REACTIONS_ADMINS_ONLY = N_(
+    "Only chat admins allowed to change the chat's info can switch reaction votes."
+)
+BUTTON_NOT_VALID = N_("This button is not valid.")
+PARDON_BAD_ID = N_("That is not a user id: a user id is a whole number, as /whoami shows it.")
 PARDON_USAGE = N_(
     "Reply to a member's message with /karma_pardon, or send /karma_pardon with their user id."
 )
@@ -44,7 +52,7 @@ def num(value: float) -> str:
 
 def signed(value: float) -> str:
     text = num(value)
-    return text if text.startswith("-") else f"+{text}"
+    return text if text.startswith("-") or text == "0.0" else f"+{text}"
 
 
 def _when(at: datetime) -> str:
@@ -57,9 +65,14 @@ def vote_text(result: VoteResult) -> str:
         name=name, total=num(result.total), delta=signed(result.delta)
     )
     if result.ring_factor < 1:
-        text += "\n" + _("Weight reduced to ×{factor}: you two vote for each other a lot.").format(
-            factor=f"{result.ring_factor:g}"
-        )
+        text += "\n" + _(
+            "Weight reduced to ×{factor}: they recently voted for you, "
+            "or for someone who voted for you."
+        ).format(factor=f"{result.ring_factor:g}")
+    if result.muted:
+        text += "\n" + _("Not counted: downvotes count once you have had upvotes here for a while.")
+    elif result.capped:
+        text += "\n" + _("Weight limited: that is all one member may downvote them today.")
     if result.sanction is not None:
         text += "\n" + sanction_text(result.target_name, result.sanction)
     return text
@@ -120,7 +133,7 @@ def standing_text(name: str, standing: KarmaStanding) -> str:
 
 
 def _row(member: RankedMember) -> str:
-    return f"{member.rank}. {html.quote(member.name)} — {num(member.karma)}"
+    return f"{member.rank}. {html.quote(cut(member.name, NAME_SHOWN))} — {num(member.karma)}"
 
 
 def top_text(board: Leaderboard) -> str:
@@ -142,14 +155,15 @@ def message_link(chat_id: int, message_id: int | None) -> str | None:
 
 
 def history_text(name: str, chat_id: int, rows: list[HistoryRow]) -> str:
-    who = html.quote(name)
+    who = html.quote(cut(name, NAME_SHOWN))
     if not rows:
         return _("No karma votes for {name} in this chat.").format(name=who)
     title = _("<b>Karma history of {name}</b> (last {count})").format(name=who, count=len(rows))
     lines = [title]
     for row in rows:
+        voter = html.quote(cut(row.voter_name, NAME_SHOWN))
         line = _("{when} {delta} from {voter}").format(
-            when=_when(row.created_at), delta=signed(row.delta), voter=html.quote(row.voter_name)
+            when=_when(row.created_at), delta=signed(row.delta), voter=voter
         )
         if (link := message_link(chat_id, row.message_id)) is not None:
             line += ' — <a href="{}">{}</a>'.format(html.quote(link), _("message"))

@@ -10,8 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from enum import StrEnum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+from bot.telegram.callbacks import DbId
 
 
 class PageDirection(StrEnum):
@@ -21,8 +25,9 @@ class PageDirection(StrEnum):
 
 class MembersPageCallback(CallbackData, prefix="mp"):
     d: PageDirection
-    c: int  # the edge row's created_at, microseconds since the epoch
-    u: int  # the edge row's user id
+    # The edge row's created_at, microseconds since the epoch (up to the year 9999).
+    c: Annotated[int, Field(ge=0, le=253_402_300_799_999_999)]
+    u: DbId  # the edge row's user id
     s: str  # signature
 
 
@@ -33,7 +38,7 @@ class ForgetAction(StrEnum):
 
 class ForgetCallback(CallbackData, prefix="fm"):
     action: ForgetAction
-    user_id: int  # whose data: only they may press
+    user_id: DbId  # whose data: only they may press
 
 
 def page_signature(secret: str, chat_id: int, query: str, d: str, c: int, u: int) -> str:

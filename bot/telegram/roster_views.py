@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from aiogram import html
 from aiogram.types import (
@@ -154,38 +156,54 @@ CSV_COLUMNS = (
 )
 
 
-def _cell(value: object) -> str:
+# Spreadsheets run a cell that starts with = + - @ (and, in some, tab or CR) as a
+# formula. A CSV cell need not start where the CSV field does: a spreadsheet set to split
+# on ";" (the default where "," is the decimal separator, e.g. Russian) or on tabs opens
+# the field "Bob;=1+2" as the cells "Bob" and "=1+2", and a reader that ignores quotes
+# splits a quoted "Bob,=1+2" too. So a trigger is neutralised wherever a cell may start:
+# at the start of the field and after any separator a spreadsheet may split on (, ; tab
+# | and line breaks, spaces between ignored), by putting ' before it (spreadsheets show
+# a leading ' as text, or hide it). Every field is quoted as well. Numbers the bot
+# formats itself (ids, karma like -3.5) stay numbers: a plain number is no formula.
+_TRIGGER = re.compile(r"(^|[,;\t|\r\n])([ \u00a0]*)(?=[=+\-@\t\r])")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def csv_cell(value: object) -> str:
+    """A value as an inert CSV field (see above)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value)
-    # Spreadsheets run cells that start like a formula: keep names inert.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    if _NUMBER.fullmatch(text):
+        return text
+    return _TRIGGER.sub(r"\1\2'", text)
 
 
 def members_csv(rows: list[MemberRow]) -> BufferedInputFile:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         writer.writerow(
-            [
+            csv_cell(value)
+            for value in (
                 r.user_id,
-                _cell(r.username),
-                _cell(r.first_name),
-                _cell(r.last_name),
-                _cell(r.language),
-                _cell(r.language_code),
+                r.username,
+                r.first_name,
+                r.last_name,
+                r.language,
+                r.language_code,
                 int(r.is_bot),
-                "" if r.is_premium is None else int(r.is_premium),
+                None if r.is_premium is None else int(r.is_premium),
                 r.role.value,
                 r.status.value,
-                _cell(r.joined_at),
-                _cell(r.left_at),
-                _cell(r.last_seen_at),
+                r.joined_at,
+                r.left_at,
+                r.last_seen_at,
                 num(r.karma),
-            ]
+            )
         )
     # utf-8-sig: spreadsheets open non-Latin names correctly.
     return BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename="members.csv")
@@ -230,6 +248,22 @@ class MemberView:
     rights_on: tuple[str, ...] = ()
     rights_off: tuple[str, ...] = ()
     until: datetime | None = None
+    is_member: bool = True  # a restricted member: still in the chat
+
+    @property
+    def present(self) -> bool:
+        """In the chat now."""
+        if self.status == "restricted":
+            return self.is_member
+        return self.status in ("creator", "administrator", "member")
+
+
+class Access(Enum):
+    """What a /whoami card may show its reader."""
+
+    PUBLIC = "public"  # what Telegram shows everyone: id, names, username, premium, bot
+    MEMBER = "member"  # + facts of the chat the reader is in: status, rights, roster, karma
+    FULL = "full"  # + application and transcription usage: the person, or a moderator
 
 
 def _yes_no(value: bool | None) -> str:
@@ -244,23 +278,28 @@ def whoami_text(
     member: MemberView | None,
     record: ProfileRecord,
     *,
-    full: bool,
+    access: Access,
 ) -> str:
-    """The profile card. `full`: the reader is the person or a moderator (application and
-    transcription usage are shown to them only)."""
-    lines = [f"👤 <b>{html.quote(person.full_name)}</b>"]
+    """The profile card, as much of it as `access` allows (the caller looks up nothing
+    scoped to a chat for a PUBLIC reader either)."""
+    lines = [f"👤 <b>{html.quote(short(person.full_name, 128))}</b>"]
     lines.append(_("User id: {id}").format(id=f"<code>{person.id}</code>"))
     username = f"@{html.quote(person.username)}" if person.username else "—"
     lines.append(_("Username: {username}").format(username=username))
-    names = html.quote(" / ".join(p for p in (person.first_name, person.last_name) if p) or "—")
-    lines.append(_("First / last name: {names}").format(names=names))
-    language = html.quote(person.language_code or "—")
-    if record.user and record.user.ui_language:
-        language += " · " + _("chosen: {code}").format(code=html.quote(record.user.ui_language))
-    lines.append(_("Language: {language}").format(language=language))
+    names = " / ".join(p for p in (person.first_name, person.last_name) if p) or "—"
+    lines.append(_("First / last name: {names}").format(names=html.quote(short(names, 256))))
+    if access is not Access.PUBLIC:  # Telegram tells a user's language to bots only
+        language = html.quote(person.language_code or "—")
+        if record.user and record.user.ui_language:
+            chosen = html.quote(record.user.ui_language)
+            language += " · " + _("chosen: {code}").format(code=chosen)
+        lines.append(_("Language: {language}").format(language=language))
     lines.append(_("Telegram Premium: {value}").format(value=_yes_no(person.is_premium)))
     if person.is_bot:
         lines.append(_("This is a bot."))
+    if access is Access.PUBLIC:
+        lines += ["", _("Membership, karma and my records: shown to community members only.")]
+        return "\n".join(lines)
     if chat is not None:
         title = f" — {html.quote(chat.title)}" if chat.title else ""
         lines.append("")
@@ -305,7 +344,7 @@ def whoami_text(
                     karma=num(k.karma), rank=k.rank, ranked=k.ranked
                 )
             )
-    if full:
+    if access is Access.FULL:
         lines.append("")
         app = record.application
         if app is None:
@@ -406,6 +445,15 @@ def forget_report(report: ForgetReport) -> str:
             "last-seen time in {n} chat", "last-seen times in {n} chats", report.last_seen
         ).format(n=report.last_seen)
     )
+    if report.cards:
+        lines.append(
+            "• "
+            + ngettext(
+                "your name and answers on {n} application card of the moderators",
+                "your name and answers on {n} application cards of the moderators",
+                len(report.cards),
+            ).format(n=len(report.cards))
+        )
     if report.applications_withdrawn:
         lines.append(
             "• "

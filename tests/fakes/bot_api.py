@@ -18,6 +18,7 @@ import contextlib
 import functools
 import inspect
 import json
+import re
 import secrets
 import time
 import types
@@ -45,6 +46,12 @@ NOT_MODIFIED = (
 )
 BLOCKED = "Forbidden: bot was blocked by the user"
 MAX_TEXT, MAX_CAPTION = 4096, 1024
+MAX_CALLBACK_ANSWER = 200  # answerCallbackQuery's text
+MAX_CALLBACK_DATA = 64  # bytes of an inline button's callback_data
+INT64 = range(-(2**63), 2**63)
+# The named entities Telegram's HTML knows; any other "&" stays literal text.
+_HTML_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_LITERAL_AMP = re.compile(r"&(?!(?:lt|gt|amp|quot);|#[0-9]+;|#[xX][0-9a-fA-F]+;)")
 # Telegram's default when allowed_updates was never set (or set to []).
 DEFAULT_ALLOWED_UPDATES = frozenset(
     u.value
@@ -58,6 +65,18 @@ CHAT_WRITE_METHODS = frozenset(
         *("sendMessage", "sendDocument", "sendVoice", "sendAudio", "sendPhoto", "copyMessage"),
         *("sendChatAction", "editMessageText", "editMessageReplyMarkup", "pinChatMessage"),
         "setMessageReaction",
+    )
+)
+# Methods that change something in Telegram: a forged press or command must cause none
+# (answering the press with an alert, or the command with a reply, is not among them).
+ACTING_METHODS = frozenset(
+    m.lower()
+    for m in (
+        *("editMessageText", "editMessageReplyMarkup", "editMessageCaption", "deleteMessage"),
+        *("banChatMember", "unbanChatMember", "restrictChatMember", "promoteChatMember"),
+        *("approveChatJoinRequest", "declineChatJoinRequest", "createChatInviteLink"),
+        *("revokeChatInviteLink", "exportChatInviteLink", "sendDocument", "copyMessage"),
+        *("pinChatMessage", "setMessageReaction", "leaveChat"),
     )
 )
 _HTML_TAGS = frozenset(
@@ -168,17 +187,25 @@ def _decode(method: str, name: str, raw: str) -> Any:
 
 
 class _TelegramHTML(HTMLParser):
-    """Strips Telegram HTML to plain text, rejecting what the real parser rejects."""
+    """Strips Telegram HTML to plain text, rejecting what the real parser rejects: unknown
+    tags, misnested or unclosed ones, a span that is not a spoiler, and a bare "<" (text
+    must write it as &lt;). Unknown named entities and a bare "&" stay literal text, as in
+    Telegram."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
+        super().__init__(convert_charrefs=False)
         self.text: list[str] = []
         self.open: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _HTML_TAGS:
             raise bad_request(f'can\'t parse entities: Unsupported start tag "{tag}"')
+        if tag == "span" and ("class", "tg-spoiler") not in attrs:
+            raise bad_request('can\'t parse entities: Tag "span" must have class "tg-spoiler"')
         self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        raise bad_request(f'can\'t parse entities: Unsupported start tag "{tag}/"')
 
     def handle_endtag(self, tag: str) -> None:
         if not self.open or self.open[-1] != tag:
@@ -186,7 +213,36 @@ class _TelegramHTML(HTMLParser):
         self.open.pop()
 
     def handle_data(self, data: str) -> None:
+        if "<" in data:
+            raise bad_request("can't parse entities: Unexpected character '<': write it as &lt;")
         self.text.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        self.text.append(_HTML_ENTITIES[name])  # render_text escaped every other "&"
+
+    def handle_charref(self, name: str) -> None:
+        try:
+            self.text.append(chr(int(name[1:], 16) if name[:1] in "xX" else int(name)))
+        except (ValueError, OverflowError):
+            self.text.append(f"&#{name};")
+
+    def handle_comment(self, data: str) -> None:
+        raise bad_request('can\'t parse entities: Unsupported start tag "!--"')
+
+    def handle_decl(self, decl: str) -> None:
+        raise bad_request('can\'t parse entities: Unsupported start tag "!"')
+
+    def unknown_decl(self, data: str) -> None:
+        raise bad_request('can\'t parse entities: Unsupported start tag "!["')
+
+    def handle_pi(self, data: str) -> None:
+        raise bad_request('can\'t parse entities: Unsupported start tag "?"')
+
+
+def tg_len(text: str) -> int:
+    """A text's length as Telegram counts it: UTF-16 code units (an emoji outside the
+    Basic Multilingual Plane counts twice)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def render_text(text: str, parse_mode: Any) -> str:
@@ -194,8 +250,10 @@ def render_text(text: str, parse_mode: Any) -> str:
     if not isinstance(parse_mode, str) or parse_mode.lower() != "html":
         return text
     parser = _TelegramHTML()
-    parser.feed(text)
+    parser.feed(_LITERAL_AMP.sub("&amp;", text))
     parser.close()
+    if parser.rawdata:  # an unfinished tag at the very end, e.g. "x <b"
+        raise bad_request("can't parse entities: Unclosed start tag at the end of the text")
     if parser.open:
         raise bad_request(
             f"can't parse entities: Can't find end tag corresponding to start tag {parser.open[-1]}"
@@ -248,6 +306,11 @@ class FakeBotAPI:
         self.webhook_url = ""
         self.max_download_size = 20 * 1024 * 1024
         self.require_join_request = False  # True: approve/decline need an observed request
+        # As Telegram: a chat the fake never saw (in an update, set_chat, or a known
+        # user's private chat) is "chat not found". False: any id is a chat.
+        self.strict_chats = True
+        # Callback queries observed and not answered yet: Telegram answers each once.
+        self.open_queries: set[str] = set()
         self._join_requests: set[tuple[int, int]] = set()
         self._updates: list[JSON] = []
         self._last_update_id = 0
@@ -300,7 +363,8 @@ class FakeBotAPI:
             "revokeChatInviteLink": self._revoke_chat_invite_link,
             "exportChatInviteLink": self._export_chat_invite_link,
         }
-        for name in ("answerCallbackQuery", "sendChatAction", "pinChatMessage", "leaveChat"):
+        self._handlers["answerCallbackQuery"] = self._answer_callback_query
+        for name in ("sendChatAction", "pinChatMessage", "leaveChat"):
             self._handlers[name] = lambda _: True
         self._handlers["setMessageReaction"] = lambda _: True
         self._handlers = {name.lower(): handler for name, handler in self._handlers.items()}
@@ -369,6 +433,8 @@ class FakeBotAPI:
                 self.members[(change["chat"]["id"], new["user"]["id"])] = new
         if request := update.get("chat_join_request"):
             self._join_requests.add((request["chat"]["id"], request["from"]["id"]))
+        if query := update.get("callback_query"):
+            self.open_queries.add(str(query["id"]))
 
     def add_file(
         self,
@@ -433,9 +499,21 @@ class FakeBotAPI:
         """Answer ``method`` with ``handler(call)`` (sync or async; raise BotAPIError to fail)."""
         self._overrides[method.lower()] = handler
 
+    def default_handler(self, method: str) -> Handler:
+        """The fake's own answer to ``method``: for a handler that observes, then answers."""
+        return self._handlers[method.lower()]
+
     # ----------------------------------------------------------------- assertions
     def calls_of(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method.lower() == method.lower()]
+
+    def acting_calls(self, after: int = 0) -> list[ApiCall]:
+        """Calls (from index `after` on) of methods that change something in Telegram."""
+        return [c for c in self.calls[after:] if c.method.lower() in ACTING_METHODS]
+
+    def rejected_calls(self, after: int = 0) -> list[ApiCall]:
+        """Calls (from index `after` on) the fake answered with an error, as Telegram would."""
+        return [c for c in self.calls[after:] if c.response and not c.response.get("ok")]
 
     def reset_calls(self) -> None:
         self.calls.clear()
@@ -584,12 +662,30 @@ class FakeBotAPI:
 
     def _chat_id(self, call: ApiCall, name: str = "chat_id") -> int:
         value = call.params.get(name)
-        if isinstance(value, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value == 0 or value not in INT64:
+                raise bad_request("chat not found")
+            if self.strict_chats and not self._knows_chat(value):
+                raise bad_request("chat not found")
             return value
         for chat in self.chats.values():
             if isinstance(value, str) and chat.get("username") == value.lstrip("@"):
                 return int(chat["id"])
         raise bad_request("chat not found")
+
+    def _knows_chat(self, chat_id: int) -> bool:
+        return (
+            chat_id in self.chats
+            or chat_id in self.users
+            or any(chat == chat_id for chat, _ in self.members)
+        )
+
+    @staticmethod
+    def _user_id(call: ApiCall) -> int:
+        value = call.params.get("user_id")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0 or value >= 2**63:
+            raise bad_request("invalid user_id specified")
+        return value
 
     def _new_message(self, chat_id: int, **content: Any) -> JSON:
         message_id = self._last_message_id.get(chat_id, 0) + 1
@@ -612,6 +708,10 @@ class FakeBotAPI:
         target = self.messages.get((reply.get("chat_id", chat_id), reply["message_id"]))
         if target is not None:
             target = {k: v for k, v in target.items() if k != "reply_to_message"}
+        elif reply["message_id"] is not None and not (
+            reply.get("allow_sending_without_reply") or p.get("allow_sending_without_reply")
+        ):
+            raise bad_request("message to be replied not found")
         return {
             "reply_to_message": target,
             "reply_markup": self._inline_markup(call),
@@ -621,14 +721,23 @@ class FakeBotAPI:
     @staticmethod
     def _inline_markup(call: ApiCall) -> JSON | None:
         markup = call.params.get("reply_markup")
-        return markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
+        if not isinstance(markup, dict) or "inline_keyboard" not in markup:
+            return None
+        for row in markup["inline_keyboard"]:
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA:
+                    raise bad_request("BUTTON_DATA_INVALID")
+                if not str(button.get("text", "")).strip():
+                    raise bad_request("BUTTON_TEXT_INVALID")
+        return markup
 
     def _caption(self, call: ApiCall) -> str | None:
         caption = call.params.get("caption")
         if not caption:
             return None
         caption = render_text(str(caption), call.params.get("parse_mode"))
-        if len(caption) > MAX_CAPTION:
+        if tg_len(caption) > MAX_CAPTION:
             raise bad_request("message caption is too long")
         return caption
 
@@ -689,7 +798,7 @@ class FakeBotAPI:
         text = render_text(str(call.params.get("text", "")), call.params.get("parse_mode"))
         if not text.strip():
             raise bad_request("message text is empty")
-        if len(text) > MAX_TEXT:
+        if tg_len(text) > MAX_TEXT:
             raise bad_request("message is too long")
         return text
 
@@ -803,6 +912,18 @@ class FakeBotAPI:
         self.menu_buttons[call.params.get("chat_id")] = button
         return True
 
+    def _answer_callback_query(self, call: ApiCall) -> bool:
+        query_id = str(call.params.get("callback_query_id", ""))
+        if query_id not in self.open_queries:
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        text = call.params.get("text")
+        if text is not None and tg_len(str(text)) > MAX_CALLBACK_ANSWER:
+            raise bad_request("MESSAGE_TOO_LONG")
+        self.open_queries.discard(query_id)
+        return True
+
     def _get_file(self, call: ApiCall) -> JSON:
         stored = self.files.get(str(call.params.get("file_id", "")))
         if stored is None:
@@ -819,7 +940,7 @@ class FakeBotAPI:
         return {**self._chat(self._chat_id(call)), **info}
 
     def _get_chat_member(self, call: ApiCall) -> JSON:
-        chat_id, user_id = self._chat_id(call), int(call.params["user_id"])
+        chat_id, user_id = self._chat_id(call), self._user_id(call)
         return self.members.get((chat_id, user_id)) or chat_member_json(self._user(user_id), "left")
 
     def _get_chat_administrators(self, call: ApiCall) -> list[JSON]:
@@ -839,12 +960,12 @@ class FakeBotAPI:
         )
 
     def _set_status(self, call: ApiCall, status: str, **extra: Any) -> bool:
-        chat_id, user_id = self._chat_id(call), int(call.params["user_id"])
+        chat_id, user_id = self._chat_id(call), self._user_id(call)
         self.set_chat_member(chat_id, self._user(user_id), status, **extra)
         return True
 
     def _join_request(self, call: ApiCall, *, approve: bool) -> bool:
-        key = (self._chat_id(call), int(call.params["user_id"]))
+        key = (self._chat_id(call), self._user_id(call))
         if self.require_join_request and key not in self._join_requests:
             raise bad_request("HIDE_REQUESTER_MISSING")
         self._join_requests.discard(key)
@@ -854,7 +975,7 @@ class FakeBotAPI:
         return self._set_status(call, "kicked", until_date=call.params.get("until_date", 0))
 
     def _unban_chat_member(self, call: ApiCall) -> bool:
-        key = (self._chat_id(call), int(call.params["user_id"]))
+        key = (self._chat_id(call), self._user_id(call))
         status = self.members.get(key, {}).get("status")
         if call.params.get("only_if_banned") and status != "kicked":
             return True
@@ -891,6 +1012,10 @@ class FakeBotAPI:
             raise bad_request("invite link name is too long")
         if "member_limit" in p and not 1 <= int(p["member_limit"]) <= 99999:
             raise bad_request("member limit is invalid")
+        if "member_limit" in p and p.get("creates_join_request"):
+            raise bad_request(
+                "member limit can't be specified for links requiring administrator approval"
+            )
         return self._new_invite_link(
             self._chat_id(call),
             name=p.get("name"),

@@ -33,6 +33,7 @@ DEFAULTS = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disab
 async def api() -> AsyncIterator[FakeBotAPI]:
     async with FakeBotAPI() as fake:
         fake.set_chat(GROUP)
+        fake.observe(f.message_update(f.message("hi", chat=GROUP, message_id=7)))  # replied to
         yield fake
 
 

@@ -46,6 +46,7 @@ def make_bot(api: FakeBotAPI, token: str | None = None) -> Bot:
 @pytest.fixture
 async def api() -> AsyncIterator[FakeBotAPI]:
     async with FakeBotAPI() as fake:
+        fake.strict_chats = False  # these tests use any chat id; strictness has its own test
         yield fake
 
 
@@ -70,7 +71,10 @@ async def test_get_me(api: FakeBotAPI, bot: Bot) -> None:
 
 async def test_send_message_recorded_stored_and_parsed(api: FakeBotAPI, bot: Bot) -> None:
     sent = await bot.send_message(
-        42, "hello", reply_markup=keyboard(), reply_parameters=ReplyParameters(message_id=7)
+        42,
+        "hello",
+        reply_markup=keyboard(),
+        reply_parameters=ReplyParameters(message_id=7, allow_sending_without_reply=True),
     )
     assert isinstance(sent, Message)
     assert (sent.chat.id, sent.chat.type, sent.text, sent.message_id) == (42, "private", "hello", 1)
@@ -82,7 +86,7 @@ async def test_send_message_recorded_stored_and_parsed(api: FakeBotAPI, bot: Bot
     assert call.params["chat_id"] == 42
     assert call.params["text"] == "hello"
     assert call.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "ok"
-    assert call.params["reply_parameters"] == {"message_id": 7}
+    assert call.params["reply_parameters"] == {"message_id": 7, "allow_sending_without_reply": True}
     assert call.response is not None
     assert call.response["ok"] is True
     assert api.messages[(42, 1)]["text"] == "hello"
@@ -342,6 +346,7 @@ async def test_misc_methods(api: FakeBotAPI, bot: Bot) -> None:
     assert await bot.get_my_commands() == []
     assert await bot.set_chat_menu_button(menu_button=MenuButtonCommands())
     assert await bot.send_chat_action(42, "typing")
+    api.open_queries.add("123")  # as if observed in an update
     assert await bot.answer_callback_query("123", text="done")
     sent = await bot.send_message(42, "x")
     assert await bot.pin_chat_message(42, sent.message_id)
@@ -468,3 +473,48 @@ async def test_observe_and_set_handler(api: FakeBotAPI, bot: Bot) -> None:
     api.set_handler("sendDice", refuse)
     with pytest.raises(TelegramBadRequest, match="PEER_ID_INVALID"):
         await bot.send_dice(1)
+
+
+async def test_html_as_telegram_parses_it(bot: Bot) -> None:
+    sent = await bot.send_message(42, "AT&T &foo; &lt;b&gt; &#65;", parse_mode="HTML")
+    assert sent.text == "AT&T &foo; <b> A"
+    for bad in ("a < b", "x <b", "<span>x</span>", "<br/>", "<i>x</b>", "<b>x"):
+        with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+            await bot.send_message(42, bad, parse_mode="HTML")
+    spoiler = '<span class="tg-spoiler">x</span>'
+    assert (await bot.send_message(42, spoiler, parse_mode="HTML")).text == "x"
+
+
+async def test_lengths_count_utf16_units(bot: Bot) -> None:
+    await bot.send_message(42, "😀" * 2048)
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await bot.send_message(42, "😀" * 2048 + "x")
+
+
+async def test_unknown_chats_and_invalid_ids_are_refused(api: FakeBotAPI, bot: Bot) -> None:
+    api.strict_chats = True
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.send_message(-100777, "hi")
+    api.set_chat(f.group_chat(id=-100777))
+    assert (await bot.send_message(-100777, "hi")).chat.id == -100777
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.send_message(0, "hi")
+    with pytest.raises(TelegramBadRequest, match="invalid user_id"):
+        await bot.get_chat_member(-100777, 2**63)
+    with pytest.raises(TelegramBadRequest, match="invalid user_id"):
+        await bot.ban_chat_member(-100777, -5)
+
+
+async def test_replies_buttons_and_callback_answers_are_checked(api: FakeBotAPI, bot: Bot) -> None:
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_message(42, "x", reply_parameters=ReplyParameters(message_id=999))
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await bot.send_message(42, "x", reply_markup=keyboard(data="d" * 65))
+    with pytest.raises(TelegramBadRequest, match="query ID is invalid"):
+        await bot.answer_callback_query("never-seen")
+    api.observe(f.callback_query_update(f.user(), None, "x", id="q1"))
+    with pytest.raises(TelegramBadRequest, match="MESSAGE_TOO_LONG"):
+        await bot.answer_callback_query("q1", text="x" * 201)
+    assert await bot.answer_callback_query("q1", text="x" * 200)
+    with pytest.raises(TelegramBadRequest, match="query ID is invalid"):
+        await bot.answer_callback_query("q1")  # answered already

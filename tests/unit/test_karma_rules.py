@@ -9,11 +9,13 @@ import pytest
 from bot.db.enums import KarmaSanction
 from bot.services.karma_rules import (
     VoteDirection,
+    downvote_weight,
     escalation_step,
     parse_escalation,
     parse_vote,
     reaction_direction,
     ring_factor,
+    sanction_due,
     vote_weight,
 )
 
@@ -101,3 +103,38 @@ def test_parse_escalation_and_its_steps() -> None:
         (KarmaSanction.BAN, None),
     ]
     assert [escalation_step(ladder, n)[0] for n in range(6)] == [0, 1, 2, 3, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("has_history", "used", "weight"),
+    [
+        (False, 0.0, 0.0),  # no karma history: weight 0
+        (True, 0.0, 2.0),
+        (True, 4.0, 1.0),  # cut to what the cap leaves
+        (True, 5.0, 0.0),  # nothing left
+        (True, 5.0 - 1e-12, 0.0),  # float sums: a hair below the cap is the cap
+    ],
+)
+def test_downvote_weight(has_history: bool, used: float, weight: float) -> None:
+    assert downvote_weight(2.0, has_history, used, 5.0) == pytest.approx(weight)
+
+
+@pytest.mark.parametrize(
+    ("total", "delta", "voters", "before", "due"),
+    [
+        (-21.0, -2.0, 3, 2, True),  # the third voter: both hold now, not before
+        (-21.0, -2.0, 3, 3, True),  # a voter again: the total crossed just now
+        (-23.0, -2.0, 4, 3, False),  # both held before already
+        (-21.0, -2.0, 2, 2, False),  # too few voters
+        (-19.0, -2.0, 5, 4, False),  # above the limit
+        (-21.0, 2.0, 3, 2, False),  # an upvote never sanctions
+        (-20.0, -1.0, 1, 0, False),  # exactly at the limit with one voter (of 3)
+    ],
+)
+def test_sanction_due(total: float, delta: float, voters: int, before: int, due: bool) -> None:
+    assert sanction_due(total, delta, -20.0, voters, before, 3) is due
+
+
+def test_with_one_voter_the_rule_is_crossing_the_limit() -> None:
+    assert sanction_due(-21.0, -2.0, -20.0, 1, 1, 1) is True
+    assert sanction_due(-25.0, -2.0, -20.0, 1, 1, 1) is False  # already below

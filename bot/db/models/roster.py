@@ -64,6 +64,10 @@ class Membership(TimestampMixin, Base):
     joined_at: Mapped[datetime | None]
     left_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
+    # When the status last applied happened, by Telegram's clock (the update's date): a
+    # late update about an older change must not overwrite it. NULL: unknown (any
+    # change applies).
+    status_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_memberships_user_id", "user_id"),

@@ -1,7 +1,9 @@
 """Membership applications, the applicant's side: a join request to the community chat
 or /apply (also the deep link /start apply) opens a questionnaire (aiogram FSM) with a
-summary to confirm or edit; voice answers go through A2T. Also the narrow chat_member
-handler that revokes a single-use invite link once its applicant has joined."""
+summary to confirm or edit; voice answers go through A2T. A join request through an
+approved applicant's personal invite link is let in for that applicant only (see
+application_actions); the narrow chat_member handler deals with links of the older,
+single-use kind."""
 
 from __future__ import annotations
 
@@ -61,9 +63,19 @@ async def on_join_request(
     fsm_storage: BaseStorage,
 ) -> None:
     """DM the applicant (allowed for 5 minutes after the request, via user_chat_id) and
-    start the questionnaire there."""
+    start the questionnaire there. A request through an approved application's personal
+    link is that application's business instead."""
     await services.roster.remember_chat(chat_info(request.chat))
     svc = services.applications
+    link = request.invite_link
+    if link is not None and link.creator.id == bot.id:
+        view = await svc.joined_via_link(request.chat.id, link.invite_link)
+        if view is not None:
+            await services.roster.remember_user(user_profile(request.from_user))
+            await actions.on_link_request(
+                bot, svc, i18n, settings, view, request.from_user.id, request.from_user.full_name
+            )
+            return
     try:
         started = await svc.start(user_profile(request.from_user), ApplicationSource.JOIN_REQUEST)
     except FeatureUnavailableError as exc:
@@ -351,25 +363,22 @@ async def _already_member(bot: Bot, settings: Settings, user_id: int) -> bool:
 
 # --------------------------------------------------------------------------- joined via our link
 async def on_joined_by_invite(
-    event: ChatMemberUpdated, services: Services, bot: Bot, settings: Settings
+    event: ChatMemberUpdated, services: Services, bot: Bot, i18n: I18n, settings: Settings
 ) -> None:
-    """An approved applicant joined through their single-use link: revoke it (member_limit
-    already makes it single-use; revoking also ends it at once) and record the member."""
+    """Someone joined directly through an application's invite link: a single-use link
+    of the older kind (today's links create a join request, handled in on_join_request,
+    and their joins arrive with via_join_request)."""
     link = event.invite_link
     assert link is not None
+    if event.via_join_request:
+        return
     svc = services.applications
     view = await svc.joined_via_link(event.chat.id, link.invite_link)
-    if view is None or view.user_id != event.new_chat_member.user.id:
+    if view is None:
         return
-    await services.roster.remember_user(user_profile(event.new_chat_member.user))
-    await svc.member_joined(view.id, "invite_link", at=event.date)
-    try:
-        await bot.revoke_chat_invite_link(event.chat.id, link.invite_link)
-    except TelegramAPIError as exc:
-        log.warning("invite link not revoked", application_id=view.id, error=str(exc))
-        await svc.record(view.id, "invite_link_revoke_failed", error=str(exc)[:200])
-        return
-    await svc.record(view.id, "invite_link_revoked")
+    user = event.new_chat_member.user
+    await services.roster.remember_user(user_profile(user))
+    await actions.on_link_join(bot, svc, i18n, settings, view, user.id, user.full_name, event.date)
 
 
 async def _try_send(bot: Bot, chat_id: int, text: str) -> None:

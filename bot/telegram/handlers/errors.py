@@ -21,6 +21,7 @@ from bot.i18n import ChosenLanguages, _
 from bot.log import get_logger
 from bot.telegram.filters import When
 from bot.telegram.middlewares import locale_of
+from bot.telegram.text_limits import ALERT_LIMIT, cut
 
 log = get_logger(__name__)
 
@@ -53,8 +54,9 @@ async def on_user_error_callback(
 ) -> None:
     assert isinstance(event.exception, UserFacingError)
     with locale_of(i18n, chosen_languages, query.from_user):
-        # Alerts are plain text: no HTML escaping.
-        await query.answer(event.exception.render(_, escape_html=False), show_alert=True)
+        # Alerts are plain text (no HTML escaping) of at most 200 characters.
+        text = cut(event.exception.render(_, escape_html=False), ALERT_LIMIT)
+        await query.answer(text, show_alert=True)
 
 
 async def on_unexpected_error(event: ErrorEvent, **data: Any) -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import Router, html
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import _
 from bot.telegram.filters import UnknownCommand
+from bot.telegram.text_limits import cut
+
+COMMAND_ECHO_LIMIT = 64
 
 
 async def on_unknown_command(message: Message, command: str) -> None:
+    # The name is what the user typed: escaped, and cut (it may be thousands of characters).
+    name = html.quote(cut(command, COMMAND_ECHO_LIMIT))
     await message.reply(
-        _("I don't know the command /{command}. /help lists what I can do.").format(command=command)
+        _("I don't know the command /{command}. /help lists what I can do.").format(command=name)
     )
 
 

@@ -4,6 +4,7 @@ and /karma_history read, /karma_pardon lifts a sanction; where /karma_reactions 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -31,7 +32,7 @@ from bot.services.karma_rules import reaction_direction
 from bot.settings import Settings
 from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile
-from bot.telegram.admins import is_chat_admin
+from bot.telegram.admins import CHANGE_INFO, RESTRICT, is_chat_admin
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
 from bot.telegram.filters import Command, KarmaVote, VoteIntent, When
 
@@ -39,6 +40,8 @@ log = get_logger(__name__)
 READ_ONLY = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, False))
 FULL = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, True))
 PERIODS: dict[str, Period] = {"": "all", "week": "week", "month": "month", "all": "all"}
+_USER_ID = re.compile(r"[0-9]{1,19}")  # not \d: it takes other scripts' digits too
+MAX_USER_ID = 2**63 - 1
 
 
 async def on_vote(message: Message, vote: VoteIntent, services: Services, bot: Bot) -> None:
@@ -62,11 +65,17 @@ async def on_vote(message: Message, vote: VoteIntent, services: Services, bot: B
 async def on_cancel(
     query: CallbackQuery, callback_data: KarmaCallback, services: Services, bot: Bot
 ) -> None:
-    result = await services.karma.cancel(callback_data.event_id, query.from_user.id)
+    """The voter undoes their vote with the button under the bot's reply. The button is
+    honoured only in the vote's own chat (forged data names any event id); the sanction
+    the vote triggered is lifted in the vote's chat, whatever message was pressed."""
+    if query.message is None:  # an inline message: no chat to check the vote against
+        raise UserFacingError(views.BUTTON_NOT_VALID)
+    pressed_in = query.message.chat.id
+    result = await services.karma.cancel(callback_data.event_id, query.from_user.id, pressed_in)
     if isinstance(query.message, Message):
         await query.message.edit_text(views.cancelled_text(result), reply_markup=None)
-        if result.lifted is not None:
-            await lift_sanction(bot, query.message.chat.id, result.target_id, result.lifted)
+    if result.lifted is not None:
+        await lift_sanction(bot, result.chat_id, result.target_id, result.lifted)
     await query.answer(views.cancelled_alert())
 
 
@@ -75,14 +84,15 @@ async def cmd_karma_pardon(
 ) -> None:
     assert message.from_user is not None
     _chat_scoped(message, services)
-    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
+    # Lifting a restriction or a ban is what an admin allowed to restrict members does.
+    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id, RESTRICT):
         raise NotAllowedError(views.PARDON_ADMINS_ONLY)
     member = _replied_member(message)
     args = (command.args or "").strip()
     if member is not None and not args:
         user_id = member.id
-    elif member is None and args.isdigit():
-        user_id = int(args)
+    elif member is None and args:
+        user_id = _user_id_arg(args)
     else:
         raise UserFacingError(views.PARDON_USAGE)
     result = await services.karma.pardon(message.chat.id, user_id, message.from_user.id)
@@ -100,7 +110,9 @@ async def cmd_karma_reactions(
 ) -> None:
     assert message.from_user is not None
     _chat_scoped(message, services)
-    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
+    # A chat setting: for admins allowed to change the chat's settings.
+    user_id = message.from_user.id
+    if not await is_chat_admin(bot, settings, message.chat.id, user_id, CHANGE_INFO):
         raise NotAllowedError(views.REACTIONS_ADMINS_ONLY)
     arg = (command.args or "").strip().lower()
     if arg not in ("on", "off"):
@@ -184,6 +196,14 @@ def _chat_scoped(message: Message, services: Services) -> None:
     services.karma.ensure_enabled()
     if message.chat.type not in ("group", "supergroup"):
         raise UserFacingError(views.GROUPS_ONLY)
+
+
+def _user_id_arg(text: str) -> int:
+    """A user id typed as an argument: ASCII digits within Telegram's id range (int64),
+    checked here, before it reaches the database."""
+    if _USER_ID.fullmatch(text) is None or not 0 < int(text) <= MAX_USER_ID:
+        raise UserFacingError(views.PARDON_BAD_ID)
+    return int(text)
 
 
 def _replied_member(message: Message) -> User | None:

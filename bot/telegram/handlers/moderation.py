@@ -22,10 +22,12 @@ from bot.settings import Settings
 from bot.telegram import application_actions as actions
 from bot.telegram import application_views as views
 from bot.telegram.adapters import user_profile
+from bot.telegram.admins import RESTRICT
 from bot.telegram.callbacks import ApplyCallback, ModAction, ModCallback, malformed
 from bot.telegram.filters import When
 from bot.telegram.moderators import Moderators
 
+BANS = (ModAction.BAN, ModAction.BAN_NOW)  # need the right to restrict members
 NO_REASON = -2  # "reject without a reason"
 TYPED_REASON = -1  # the reason the moderator typed (kept in their FSM data)
 MAX_REASON = 500
@@ -47,6 +49,10 @@ async def on_card_button(
 ) -> None:
     if not await moderators.is_moderator(bot, query.from_user.id):
         raise NotAllowedError(N_("Only moderators can decide applications."))
+    if callback_data.action in BANS and not await moderators.is_moderator(
+        bot, query.from_user.id, RESTRICT
+    ):
+        raise NotAllowedError(N_("Only moderators allowed to restrict members can ban."))
     message = query.message
     if not isinstance(message, Message):
         raise UserFacingError(N_("This button is not valid."))
@@ -154,7 +160,12 @@ async def on_typed_reason(
     bot: Bot,
     i18n: I18n,
     settings: Settings,
+    moderators: Moderators,
 ) -> None:
+    assert message.from_user is not None
+    if not await moderators.is_moderator(bot, message.from_user.id):  # demoted meanwhile
+        await state.clear()
+        raise NotAllowedError(N_("Only moderators can decide applications."))
     text = (message.text or "").strip()
     if not text or len(text) > MAX_REASON:
         raise UserFacingError(

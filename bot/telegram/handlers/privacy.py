@@ -3,12 +3,15 @@ exactly what was removed and what is kept (ProfileService.forget)."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
 
 from bot.errors import NotAllowedError, UserFacingError
 from bot.i18n import ChosenLanguages
 from bot.services import Services
+from bot.settings import Settings
+from bot.telegram import application_actions as actions
 from bot.telegram import roster_views as views
 from bot.telegram.callbacks import malformed
 from bot.telegram.filters import Command, When
@@ -29,14 +32,21 @@ async def on_forget(
     callback_data: ForgetCallback,
     services: Services,
     chosen_languages: ChosenLanguages,
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
 ) -> None:
     if callback_data.user_id != query.from_user.id:
         raise NotAllowedError(views.FORGET_NOT_YOURS)
     if callback_data.action == ForgetAction.CANCEL:
         text = views.forget_cancelled()
     else:
+        # Committed when it returns: "Done" is never shown for data still there.
         report = await services.profiles.forget(query.from_user.id)
         chosen_languages.remember(query.from_user.id, None)
+        for app_id in report.cards:  # the moderators' copies of the answers and name
+            view = await services.applications.get(app_id)
+            await actions.refresh_card(bot, i18n, settings, view, erased=True)
         text = views.forget_report(report)
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=None)

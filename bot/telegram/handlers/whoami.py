@@ -1,6 +1,12 @@
 """/whoami: a profile card from Telegram's own data (the user object, getChatMember) and
 the bot's records. On yourself, as a reply to someone's message, or via the "pick a user"
-button (KeyboardButtonRequestUsers: Telegram shares the picked user's id)."""
+button (KeyboardButtonRequestUsers: Telegram shares the picked user's id).
+
+What a card shows depends on who reads it (`views.Access`): anyone may pick anyone, so
+facts scoped to a chat (membership, status and rights, ban and restriction dates, roles,
+karma) go only to members of that chat and to moderators; a stranger sees what Telegram
+shows everyone (id, names, username, premium, bot). Application and transcription usage
+go to the person themselves and to moderators."""
 
 from __future__ import annotations
 
@@ -43,8 +49,28 @@ async def _member(bot: Bot, chat_id: int, user_id: int) -> views.MemberView | No
         return views.MemberView(member.status, rights_on=tuple(k for k, v in rights.items() if v))
     if isinstance(member, ChatMemberRestricted):
         off = tuple(k for k, v in rights.items() if v is False)
-        return views.MemberView(member.status, rights_off=off, until=until or None)
+        return views.MemberView(
+            member.status, rights_off=off, until=until or None, is_member=member.is_member
+        )
     return views.MemberView(member.status, until=until or None)
+
+
+async def _access(
+    bot: Bot,
+    moderators: Moderators,
+    person_id: int,
+    viewer_id: int,
+    records_chat: int | None,
+    in_group: bool,
+) -> views.Access:
+    if person_id == viewer_id or await moderators.is_moderator(bot, viewer_id):
+        return views.Access.FULL
+    if records_chat is None:
+        return views.Access.PUBLIC
+    if in_group:  # the reader wrote in this very chat
+        return views.Access.MEMBER
+    viewer = await _member(bot, records_chat, viewer_id)
+    return views.Access.MEMBER if viewer is not None and viewer.present else views.Access.PUBLIC
 
 
 async def _send_card(
@@ -60,9 +86,11 @@ async def _send_card(
     in_group = chat.type in ("group", "supergroup")
     # Membership, status and karma: of this group, or in private of the community chat.
     records_chat = chat.id if in_group else settings.community.chat_id
+    access = await _access(bot, moderators, person.id, viewer_id, records_chat, in_group)
+    if access is views.Access.PUBLIC:  # nothing scoped to a chat is looked up, or shown
+        records_chat = None
     member = await _member(bot, records_chat, person.id) if records_chat is not None else None
     record = await services.profiles.profile(person.id, records_chat)
-    full = person.id == viewer_id or await moderators.is_moderator(bot, viewer_id)
     shown_chat = None
     if in_group:
         shown_chat = views.ChatView(chat.id, chat.type, chat.title)
@@ -71,7 +99,7 @@ async def _send_card(
         shown_chat = views.ChatView(records_chat, known.type if known else None, None)
         if known:
             shown_chat = views.ChatView(known.id, known.type, known.title)
-    text = views.whoami_text(person, shown_chat, member, record, full=full)
+    text = views.whoami_text(person, shown_chat, member, record, access=access)
     await message.reply(text)
 
 

@@ -56,7 +56,8 @@ async def test_apply_edit_submit_approve_with_invite_link_revoked_after_join(
     assert not answer.params.get("show_alert")
     link_call = fake_api.calls_of("createChatInviteLink")[-1]
     assert link_call.params["chat_id"] == COMMUNITY["id"]
-    assert link_call.params["member_limit"] == 1
+    assert link_call.params["creates_join_request"] is True  # personal: see test_invite_links
+    assert "member_limit" not in link_call.params
     assert link_call.params["expire_date"]
     app = await flow.application(ann)
     assert app.status == ApplicationStatus.APPROVED
@@ -69,22 +70,27 @@ async def test_apply_edit_submit_approve_with_invite_link_revoked_after_join(
     assert "Approved by Mona" in card["text"]
     assert "reply_markup" not in card
 
-    # Ann joins through the link: the link is revoked, the roster has her.
-    link = fake_api.invite_links[app.invite_link]
+    # Ann opens the link: her join request is approved, the link revoked, the roster has her.
+    link = {k: v for k, v in fake_api.invite_links[app.invite_link].items() if k != "chat_id"}
+    await flow.feed(f.chat_join_request_update(COMMUNITY, ann, invite_link=link))
+    approve = await fake_api.wait_for_call("approveChatJoinRequest")
+    assert approve.params["user_id"] == ann["id"]
+    revoke = await fake_api.wait_for_call("revokeChatInviteLink")
+    assert revoke.params["invite_link"] == app.invite_link
+    member = await flow.membership(ann)
+    assert member is not None
+    assert member.status == MemberStatus.ACTIVE
+    # Telegram's chat_member update of her joining changes nothing more.
     await flow.feed(
         f.chat_member_update(
             COMMUNITY,
             ann,
             f.chat_member(ann, "left"),
             f.chat_member(ann, "member"),
-            invite_link={k: v for k, v in link.items() if k != "chat_id"},
+            invite_link=link,
+            via_join_request=True,
         )
     )
-    revoke = await fake_api.wait_for_call("revokeChatInviteLink")
-    assert revoke.params["invite_link"] == app.invite_link
-    member = await flow.membership(ann)
-    assert member is not None
-    assert member.status == MemberStatus.ACTIVE
     assert await flow.events(app) == [
         "started",
         "answered",
@@ -96,6 +102,7 @@ async def test_apply_edit_submit_approve_with_invite_link_revoked_after_join(
         "approve",
         "invite_link_created",
         "notified",
+        "join_request_approved",
         "joined",
         "invite_link_revoked",
     ]

@@ -77,6 +77,11 @@ class Karma:
             await KarmaRepository(session).add_to_total(GROUP["id"], user["id"], karma)
             await session.commit()
 
+    async def seed_karma(self, user: dict[str, Any], total: float, days_ago: int = 5) -> None:
+        """`total` karma from one upvote `days_ago` days ago: karma history, so that the
+        member's downvotes count (KARMA__DOWNVOTE_HISTORY_H)."""
+        await self.seed_event(f.user(), user, total, utcnow() - timedelta(days=days_ago))
+
     async def seed_event(
         self,
         voter: dict[str, Any],

@@ -101,3 +101,16 @@ async def test_karma_history_lists_the_last_20(karma: Karma) -> None:
     assert len(lines) == 21
     assert " from V24 " in lines[1]
     assert " from V5 " in lines[-1]
+
+
+async def test_karma_history_of_the_longest_names_fits_one_message(karma: Karma) -> None:
+    alice = f.user(first_name="😀" * 64, last_name="😀" * 64)
+    now = utcnow()
+    for n in range(20):
+        voter = f.user(first_name="👍" * 64, last_name="👎" * 64)
+        await karma.seed_event(voter, alice, -1.0, now - timedelta(minutes=n))
+    admin = f.user()
+    karma.api.set_chat_member(GROUP["id"], admin, "creator")
+    before = len(karma.api.calls)
+    await karma.command(admin, "/karma_history", reply_to=await karma.say(alice))
+    assert karma.api.rejected_calls(after=before) == []

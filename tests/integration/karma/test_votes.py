@@ -45,7 +45,7 @@ async def test_upvote_triggers(karma: Karma, text: str) -> None:
 @pytest.mark.parametrize("text", DOWN)
 async def test_downvote_triggers_weighted(karma: Karma, text: str) -> None:
     alice, bob = f.user(first_name="Alice"), f.user(first_name="Bob")
-    await karma.seed_total(bob, 9.0)  # weight sqrt(9) = 3
+    await karma.seed_karma(bob, 9.0)  # weight sqrt(9) = 3
     reply = await karma.vote(bob, await karma.say(alice), text)
     assert reply is not None
     assert reply.params["text"] == "Alice's karma: -3.0 (-3.0)"

@@ -239,6 +239,63 @@ async def test_whoami_via_the_user_picker(
     assert not fake_api.calls_of("sendMessage")
 
 
+async def test_the_picker_shows_strangers_only_what_telegram_shows_everyone(
+    feed: Any, fake_api: FakeBotAPI, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Anyone can pick anyone: chat-scoped facts (membership, ban dates, role, karma) go
+    to members of the community chat and moderators only."""
+    await join(feed, ANN)
+    await add_records(db, ANN["id"])
+    owner = f.user(id=699, first_name="Owner")
+    banned = f.chat_member(ANN, "kicked", until_date=T0 + 30 * 86400)
+    await feed(f.chat_member_update(COMMUNITY, owner, f.chat_member(ANN), banned, date=T0 + 60))
+
+    eve = f.user(id=650, first_name="Eve")  # not in the community, not a moderator
+    before = len(fake_api.calls)
+    await feed(
+        f.message_update(
+            f.message(from_user=eve, chat=f.private_chat(eve), users_shared=users_shared(601))
+        )
+    )
+    text = plain((await fake_api.wait_for_call("sendMessage", after=before)).params["text"])
+    for shown in ("👤 Ann Lee", "User id: 601", "Username: @ann", "Telegram Premium: yes"):
+        assert shown in text, (shown, text)
+    for hidden in (
+        "Chat:",
+        "Status in the chat",
+        "banned",
+        "Until",
+        "In the roster",
+        "Left:",
+        "Karma",
+        "Application",
+        "Transcribed",
+        "Language",
+        "Known to me since",
+    ):
+        assert hidden not in text, (hidden, text)
+    assert "shown to community members only" in text
+    # Telegram is asked whether Eve is a member, and nothing about Ann.
+    asked = [
+        c.params.get("user_id") for c in fake_api.calls[before:] if c.method == "getChatMember"
+    ]
+    assert asked == [eve["id"]]
+
+    # A member of the community sees the chat's facts about Ann (not her application).
+    await join(feed, BOB)
+    fake_api.reset_calls()
+    await feed(
+        f.message_update(
+            f.message(from_user=BOB, chat=f.private_chat(BOB), users_shared=users_shared(601))
+        )
+    )
+    text = plain((await fake_api.wait_for_call("sendMessage")).params["text"])
+    assert "Status in the chat: banned" in text
+    assert "In the roster: banned, member; joined 2026-01-01" in text
+    assert "Left: 2026-01-01" in text
+    assert "Application" not in text
+
+
 async def test_whoami_in_russian(
     feed: Any, fake_api: FakeBotAPI, db: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -256,3 +256,53 @@ async def test_activity_counts_messages_other_features_answer(
 def test_the_bot_asks_for_chat_member_updates(dispatcher: Any) -> None:
     used = set(dispatcher.resolve_used_update_types())
     assert {"chat_member", "my_chat_member", "message", "callback_query"} <= used
+
+
+async def test_a_late_update_never_overwrites_a_newer_status(
+    feed: Any, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Telegram may deliver updates late and out of order (a backlog after a restart,
+    a retried webhook, several replicas): the newest change by Telegram's date wins."""
+    eve, owner = f.user(id=521, first_name="Eve"), f.user(id=522, first_name="Owner")
+    left, member = f.chat_member(eve, "left"), f.chat_member(eve, "member")
+    banned = f.chat_member(eve, "kicked", until_date=0)
+
+    await feed(f.chat_member_update(COMMUNITY, eve, left, member, date=T0 + 100))
+    # A ban from before she rejoined, delivered only now:
+    await feed(f.chat_member_update(COMMUNITY, owner, member, banned, date=T0 + 50))
+    # and a "left" service message older still.
+    await feed(
+        f.message_update(
+            f.message(from_user=eve, chat=COMMUNITY, date=T0 + 10, left_chat_member=eve)
+        )
+    )
+    row = await membership(db, COMMUNITY["id"], 521)
+    assert row is not None
+    assert (row.status, row.joined_at, row.left_at, row.status_at) == (
+        MemberStatus.ACTIVE,
+        at(T0 + 100),
+        None,
+        at(T0 + 100),
+    )
+
+    # A newer change applies; so does one of the same second (arrival order).
+    await feed(f.chat_member_update(COMMUNITY, owner, member, banned, date=T0 + 200))
+    row = await membership(db, COMMUNITY["id"], 521)
+    assert row is not None
+    assert (row.status, row.left_at) == (MemberStatus.BANNED, at(T0 + 200))
+    await feed(f.chat_member_update(COMMUNITY, owner, banned, left, date=T0 + 200))
+    row = await membership(db, COMMUNITY["id"], 521)
+    assert row is not None
+    assert row.status == MemberStatus.LEFT
+
+
+async def test_a_message_proves_presence_against_an_older_leave(
+    feed: Any, db: async_sessionmaker[AsyncSession]
+) -> None:
+    fay = f.user(id=523, first_name="Fay")
+    await feed(f.message_update(f.message("hi", from_user=fay, chat=COMMUNITY, date=T0 + 100)))
+    left = f.chat_member(fay, "left")
+    await feed(f.chat_member_update(COMMUNITY, fay, f.chat_member(fay), left, date=T0 + 40))
+    row = await membership(db, COMMUNITY["id"], 523)
+    assert row is not None
+    assert row.status == MemberStatus.ACTIVE
