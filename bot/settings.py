@@ -96,6 +96,9 @@ class RedisSettings(BaseModel):
     # Unset: the embedded default, jobs run inside the bot process.
     url: SecretStr | None = None
     queue_name: str = "a2t:queue"
+    # Conversation state (FSM: a questionnaire, a moderator's typed reason) expires this
+    # long after its last step, so an abandoned one does not stay in Redis forever.
+    fsm_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
 
 
 class WhisperSettings(BaseModel):
@@ -303,3 +306,13 @@ class Settings(BaseSettings):
     roster: RosterSettings = RosterSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _questionnaire_outlives_fsm(self) -> Settings:
+        # A questionnaire whose state expired while its application is still open would
+        # drop the applicant's place in it.
+        if self.redis.fsm_ttl_s < self.applications.expire_after_h * 3600:
+            raise ValueError(
+                "REDIS__FSM_TTL_S must be at least APPLICATIONS__EXPIRE_AFTER_H in seconds"
+            )
+        return self
