@@ -20,6 +20,11 @@ TOOLS_HOME="${XDG_DATA_HOME:-$HOME/.local/share}/community-bot"
 # shellcheck disable=SC2034 # used by test.sh
 STATE_HOME="${XDG_STATE_HOME:-$HOME/.local/state}/community-bot"
 export UV_PYTHON_DOWNLOADS="${UV_PYTHON_DOWNLOADS:-never}"
+# uv trusts the OS's certificate store, as apt and pip do here: a TLS-inspecting proxy
+# whose CA the administrator installed there is then trusted by uv too.
+if [ -z "${UV_SYSTEM_CERTS:-}${SSL_CERT_FILE:-}" ] && [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+  export UV_SYSTEM_CERTS=true
+fi
 
 say() { printf '== %s\n' "$*"; }
 die() {
