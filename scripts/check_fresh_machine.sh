@@ -133,27 +133,67 @@ run_debootstrap() {
   git clone -q "$repo" "$rootfs/root/repo"
   mkdir -p "$rootfs/root/home"
   inner_checks >"$rootfs/root/checks.sh"
+  unprivileged_check >"$rootfs/root/unprivileged.sh"
+  # This machine's own CAs (a TLS-inspecting proxy's, say) belong to its network, not to
+  # the project: the fresh system trusts them too, as its administrator would set up.
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+    chroot "$rootfs" update-ca-certificates >/dev/null
+  fi
 
   python3 "$repo/scripts/_proxy_bridge.py" serve --unix "$sock" &
   proxy_pid=$!
+  for _ in $(seq 1 100); do
+    if [ -S "$sock" ]; then break; fi
+    sleep 0.2
+  done
   say "in new network/mount/PID namespaces: chroot $rootfs, env -i, only https_proxy"
   # PID 1 of the namespace is this bash: when it ends, everything started inside (the
-  # proxy bridge, PostgreSQL, Redis) ends and the mounts go with the namespace.
+  # proxy bridge, PostgreSQL, Redis) ends, and the mounts go with the namespace.
+  # shellcheck disable=SC2016 # expanded by the inner bash
   unshare --net --mount --pid --fork --propagation private bash -euo pipefail -c '
     rootfs=$1 sock=$2 repo=$3 path=$4
+    [ -n "$rootfs" ] && [ "$rootfs" != / ] && [ -x "$rootfs/usr/bin/python3" ] || exit 1
     ip link set lo up
     python3 "$repo/scripts/_proxy_bridge.py" bridge --listen 127.0.0.1:3128 --unix "$sock" &
+    for _ in $(seq 1 100); do
+      if (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null; then break; fi
+      sleep 0.2
+    done
     mount -t proc proc "$rootfs/proc"
     mount -t sysfs sys "$rootfs/sys"
     mount --rbind /dev "$rootfs/dev"
     mount -t tmpfs -o mode=1777 shm "$rootfs/dev/shm"
     mount -t tmpfs -o mode=755 run "$rootfs/run"
     proxy=http://127.0.0.1:3128
-    chroot "$rootfs" env -i HOME=/root/home PATH="$path" \
-      https_proxy=$proxy HTTPS_PROXY=$proxy http_proxy=$proxy HTTP_PROXY=$proxy \
-      no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost \
-      bash /root/checks.sh /root/repo /root/home
+    in_chroot() {
+      chroot "$rootfs" env -i HOME=/root/home PATH="$path" \
+        https_proxy=$proxy HTTPS_PROXY=$proxy no_proxy=127.0.0.1,localhost \
+        NO_PROXY=127.0.0.1,localhost "$@"
+    }
+    in_chroot bash /root/unprivileged.sh
+    in_chroot bash /root/checks.sh /root/repo /root/home
   ' _ "$rootfs" "$sock" "$repo" "$CLEAN_PATH" || fail "the fresh-machine checks (output above)"
+}
+
+# Before anything is installed: test.sh run by a user without root or sudo stops and
+# says what to install.
+unprivileged_check() {
+  cat <<'EOF'
+set -uo pipefail
+echo "------ ./scripts/test.sh as a user without root or sudo"
+rm -rf /tmp/u && mkdir -p /tmp/u/home && cp -a /root/repo /tmp/u/repo
+chown -R nobody:nogroup /tmp/u
+cd /tmp/u/repo
+runuser -u nobody -- env -i HOME=/tmp/u/home PATH="$PATH" https_proxy="$https_proxy" \
+  ./scripts/test.sh >/tmp/u.log 2>&1
+status=$?
+cat /tmp/u.log
+rm -rf /tmp/u
+[ "$status" != 0 ] || { echo "FAIL: it did not stop"; exit 1; }
+grep -q "apt-get install -y python3-venv" /tmp/u.log || { echo "FAIL: no install line"; exit 1; }
+echo "PASS: stopped with the exact apt-get line (exit $status)"
+EOF
 }
 
 if [ "$mode" = local ]; then
