@@ -137,7 +137,7 @@ choose_python() {
     return # the caller's choice (CI's matrix, the 3.13 leg)
   fi
   wanted=$(cat .python-version)
-  if uv python find --quiet >/dev/null 2>&1; then
+  if uv python find >/dev/null 2>&1; then
     return # .python-version's version is installed; uv takes it
   fi
   command -v python3 >/dev/null 2>&1 || apt_install python3
@@ -159,13 +159,13 @@ choose_python() {
 # uv-managed), else under pyenv, whose shims answer only for the selected version.
 find_python() {
   local found candidate
-  if found=$(uv python find --no-project --quiet "$1" 2>/dev/null); then
+  if found=$(uv python find --no-project "$1" 2>/dev/null); then
     printf '%s\n' "$found"
     return
   fi
   for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$1".*/bin/python"$1"; do
     [ -x "$candidate" ] || continue
-    if found=$(uv python find --no-project --quiet "$candidate" 2>/dev/null); then
+    if found=$(uv python find --no-project "$candidate" 2>/dev/null); then
       printf '%s\n' "$found"
       return
     fi
