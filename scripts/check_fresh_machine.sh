@@ -40,6 +40,23 @@ done
 CLEAN_PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin
 work=$(mktemp -d /var/tmp/community-bot-fresh.XXXXXX)
 started=$(date +%s)
+pg_role=""   # the local mode's PostgreSQL role, dropped at the end
+proxy_pid="" # the debootstrap mode's proxy, stopped at the end
+
+# What this run created goes, whatever happened (errexit off: one failing step must not
+# leave the rest behind). The namespace's mounts are gone with it; --one-file-system
+# keeps rm inside the directory's own filesystem all the same.
+cleanup() {
+  set +e
+  [ -z "$proxy_pid" ] || kill "$proxy_pid" 2>/dev/null
+  [ -z "$pg_role" ] || cleanup_local "$pg_role"
+  if $keep; then
+    echo "kept $work"
+  else
+    rm -rf --one-file-system "$work"
+  fi
+}
+trap cleanup EXIT
 say() { printf '\n###### %s (%ss)\n' "$*" "$(($(date +%s) - started))"; }
 fail() {
   printf '\nFAILED: %s\n' "$*" >&2
@@ -89,9 +106,14 @@ EOF
 cleanup_local() {
   local role=$1
   # Only what this run created: its own role and the databases it owns.
-  psql_admin() { (cd / && runuser -u postgres -- psql -X -q -At "$@"); }
-  if [ "$(id -u)" = 0 ] && psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$role'" |
-    grep -q 1; then
+  psql_admin() {
+    if [ "$(id -u)" = 0 ]; then
+      (cd / && runuser -u postgres -- psql -X -q -At "$@")
+    else
+      (cd / && sudo -n -u postgres psql -X -q -At "$@")
+    fi
+  }
+  if psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$role'" | grep -q 1; then
     psql_admin -c "SELECT datname FROM pg_database WHERE datdba =
       (SELECT oid FROM pg_roles WHERE rolname = '$role')" |
       while read -r db; do psql_admin -c "DROP DATABASE \"$db\" WITH (FORCE)"; done
@@ -102,7 +124,7 @@ cleanup_local() {
 
 run_local() {
   local role="community_bot_fresh_$$"
-  trap 'cleanup_local '"$role"'; $keep || rm -rf "$work"' EXIT
+  pg_role=$role
   say "fresh clone of $(git -C "$repo" rev-parse --short HEAD) into $work/repo"
   git clone -q "$repo" "$work/repo"
   mkdir "$work/home"
@@ -119,8 +141,7 @@ run_debootstrap() {
   command -v debootstrap >/dev/null 2>&1 || {
     apt-get update -q && apt-get install -y -q --no-install-recommends debootstrap
   }
-  local rootfs="$work/rootfs" sock="$work/proxy.sock" proxy_pid
-  trap 'kill "${proxy_pid:-}" 2>/dev/null; $keep || rm -rf --one-file-system "$work"' EXIT
+  local rootfs="$work/rootfs" sock="$work/proxy.sock"
   say "debootstrap $suite (Debian's default package set + python3) into $rootfs"
   debootstrap --include=python3,ca-certificates "$suite" "$rootfs" "$mirror" \
     >"$work/debootstrap.log" 2>&1 || {
