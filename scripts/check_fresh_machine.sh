@@ -12,7 +12,7 @@
 #       in a new Debian (bookworm: Python 3.11; trixie: Python 3.13) made by debootstrap,
 #       run as root in its own network, mount and PID namespaces, so that this machine's
 #       PostgreSQL and Redis are out of sight: test.sh must install and start its own.
-#       Needs root; downloads ~1 GB; its duration is in the README (Development).
+#       Needs root; downloads about 1 GB; 13 to 19 minutes here (README, Development).
 #       The namespace reaches the package registries only through a proxy on a unix
 #       socket (scripts/_proxy_bridge.py); https_proxy is the one variable set for it.
 #   --keep    leave the temporary directory for a look afterwards
