@@ -22,6 +22,7 @@ from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from arq.connections import ArqRedis
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.bootstrap import ConfigError
@@ -64,7 +65,7 @@ async def run_bot(settings: Settings) -> None:
         redis = await _redis(settings)
         if redis is not None:
             stack.push_async_callback(redis.aclose)
-        storage: BaseStorage = RedisStorage(redis) if redis is not None else MemoryStorage()
+        storage = create_fsm_storage(redis, settings)
 
         deps = AppDeps(settings)
         if redis is not None:
@@ -209,6 +210,15 @@ async def _check_token(bot: Bot, settings: Settings, attempts: int = 5) -> User:
             log.warning("Bot API unreachable, retrying", attempt=attempt, error=exc.message)
             await asyncio.sleep(2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+def create_fsm_storage(redis: Redis | None, settings: Settings) -> BaseStorage:
+    """Conversation state: in Redis (shared by replicas, kept across restarts) when
+    there is one, each key expiring REDIS__FSM_TTL_S after its last write; else in memory."""
+    if redis is None:
+        return MemoryStorage()
+    ttl = settings.redis.fsm_ttl_s
+    return RedisStorage(redis, state_ttl=ttl, data_ttl=ttl)
 
 
 async def _redis(settings: Settings) -> ArqRedis | None:

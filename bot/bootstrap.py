@@ -16,10 +16,13 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'__'.join(str(p).upper() for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    where = "__".join(str(part).upper() for part in loc)
+    return f"{where}: {msg}" if where else msg  # no location: a rule across sections
 
 
 def secrets_of(settings: Settings) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from bot.log import get_logger
 
@@ -15,11 +15,6 @@ log = get_logger(__name__)
 
 
 def create_app(checks: dict[str, ReadinessCheck]) -> web.Application:
-    async def metrics(_: web.Request) -> web.Response:
-        response = web.Response(body=generate_latest())
-        response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-        return response
-
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -40,7 +35,9 @@ def create_app(checks: dict[str, ReadinessCheck]) -> web.Application:
         )
 
     app = web.Application()
-    app.router.add_get("/metrics", metrics)
+    # prometheus-client's own handler: the text format, or OpenMetrics when the scraper
+    # asks for it (exemplars, `# EOF`), `?name[]=` filtering, and gzip when accepted.
+    app.router.add_get("/metrics", make_aiohttp_handler())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

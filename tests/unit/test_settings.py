@@ -117,3 +117,14 @@ def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("A2T__ENGINE", "sphinx")
     with pytest.raises(ConfigError, match="A2T__ENGINE"):
         load_settings()
+
+
+def test_fsm_ttl_shorter_than_an_open_application_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("APPLICATIONS__EXPIRE_AFTER_H", "72")
+    monkeypatch.setenv("REDIS__FSM_TTL_S", str(72 * 3600 - 1))
+    with pytest.raises(ConfigError, match="REDIS__FSM_TTL_S must be at least"):
+        load_settings()
+    monkeypatch.setenv("REDIS__FSM_TTL_S", str(72 * 3600))
+    assert load_settings().redis.fsm_ttl_s == 72 * 3600

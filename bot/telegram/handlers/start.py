@@ -10,14 +10,16 @@ from bot.i18n import LANGUAGE_NAMES, ChosenLanguages, _, pick_locale
 from bot.services import Services
 from bot.telegram.adapters import user_profile
 from bot.telegram.callbacks import LanguageCallback
-from bot.telegram.commands import PRIVATE_COMMANDS, menu
+from bot.telegram.commands import GROUP_COMMANDS, PRIVATE_COMMANDS, menu
 from bot.telegram.filters import Command, CommandStart, When
 
 TELEGRAM_DEFAULT = "auto"  # LanguageCallback code: follow Telegram's app language
 
 
-def help_text() -> str:
-    return "\n".join(f"/{c.command} — {c.description}" for c in menu(PRIVATE_COMMANDS))
+def help_text(chat_type: str = "private") -> str:
+    """The commands of the menu Telegram shows in this kind of chat."""
+    commands = PRIVATE_COMMANDS if chat_type == "private" else GROUP_COMMANDS
+    return "\n".join(f"/{c.command} — {c.description}" for c in menu(commands))
 
 
 async def cmd_start(message: Message, services: Services) -> None:
@@ -31,7 +33,7 @@ async def cmd_start(message: Message, services: Services) -> None:
 
 
 async def cmd_help(message: Message) -> None:
-    await message.answer(help_text())
+    await message.answer(help_text(message.chat.type))
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
@@ -81,9 +83,13 @@ async def on_language_chosen(
 
 def create_router() -> Router:
     router = Router(name="start")
-    router.message.filter(When((F.chat.type == "private") & F.from_user))
-    router.message.register(cmd_start, CommandStart())
+    # /help everywhere: in a group, a bare /help or /help@this_bot (aiogram's Command
+    # ignores /help@another_bot) lists the group commands.
     router.message.register(cmd_help, Command("help"))
-    router.message.register(cmd_language, Command("language"))
-    router.callback_query.register(on_language_chosen, LanguageCallback.filter())
+    private = Router(name="start.private")
+    private.message.filter(When((F.chat.type == "private") & F.from_user))
+    private.message.register(cmd_start, CommandStart())
+    private.message.register(cmd_language, Command("language"))
+    private.callback_query.register(on_language_chosen, LanguageCallback.filter())
+    router.include_router(private)
     return router
