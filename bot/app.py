@@ -215,7 +215,7 @@ async def _start_embedded_a2t(
 ) -> None:
     """No Redis: the bot runs the worker's job function itself (same code, same rules)."""
     from worker.runtime import EngineHolder, create_pipeline, local_a2t_status
-    from worker.sweep import sweep, sweep_forever
+    from worker.sweep import sweep_forever
 
     settings = deps.settings
     deps.a2t_status = local_a2t_status(settings.a2t)
@@ -225,13 +225,15 @@ async def _start_embedded_a2t(
     engine.start_loading()  # in the background: the bot answers updates meanwhile
     pipeline, executor = create_pipeline(settings, sessions, bot, engine)
     stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+    stack.push_async_callback(pipeline.close)
     queue = InProcessJobQueue(
         pipeline.run, max_jobs=settings.a2t.max_jobs, max_tries=settings.a2t.max_tries
     )
     stack.push_async_callback(queue.close)
     deps.job_queue = queue
-    # Jobs open before a restart belong to nobody now: run them again.
-    await sweep(sessions, queue, timedelta(0))
+    # Jobs open before a restart are re-queued once their heartbeat is stale (the
+    # sweep's first round runs now): a job that crashed the process is counted as a
+    # try each time, so it cannot crash-loop the bot past A2T__MAX_TRIES.
     sweeper = asyncio.create_task(
         sweep_forever(
             sessions,

@@ -52,8 +52,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     sessions = create_session_factory(db)
     bot = create_bot(settings.bot)
     pipeline, executor = create_pipeline(settings, sessions, bot, engine_holder)
-    queue = ArqJobQueue(ctx["redis"], settings.redis.queue_name)
     ctx.update(db=db, bot=bot, pipeline=pipeline, executor=executor)
+    await pipeline.start()
+    queue = ArqJobQueue(ctx["redis"], settings.redis.queue_name)
     ctx["sweeper"] = asyncio.create_task(
         sweep_forever(
             sessions,
@@ -83,6 +84,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["bot"].session.close()
     if "executor" in ctx:
         ctx["executor"].shutdown(wait=False, cancel_futures=True)
+    if "pipeline" in ctx:
+        await ctx["pipeline"].close()
     if "db" in ctx:
         await ctx["db"].dispose()
     log.info("worker stopped")
@@ -98,14 +101,16 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             func(
                 transcribe,
                 name=TRANSCRIBE,
-                timeout=a2t.job_timeout_s,
+                # The pipeline ends a job at A2T__JOB_TIMEOUT_S itself (a counted try);
+                # arq's own limit is only the backstop.
+                timeout=a2t.job_timeout_s + 60,
                 max_tries=a2t.max_tries,
             )
         ],
         "redis_settings": RedisSettings.from_dsn(settings.redis.url.get_secret_value()),
         "queue_name": settings.redis.queue_name,
         "max_jobs": a2t.max_jobs,
-        "job_timeout": a2t.job_timeout_s,
+        "job_timeout": a2t.job_timeout_s + 60,
         "max_tries": a2t.max_tries,
         "poll_delay": a2t.poll_delay_s,
         "on_startup": startup,
