@@ -86,7 +86,10 @@ class DbSettings(BaseModel):
     # A pooled connection idle this long is pinged before use (PostgreSQL); one used
     # more recently is handed out as it is. 0 pings on every checkout.
     ping_after_idle_s: float = Field(default=10.0, ge=0)
-    sqlite_busy_timeout_ms: int = 5000
+    # SQLite: how long a writer waits for the write lock (this process's queue, or
+    # another process) before "database is locked". It must cover the worst queue:
+    # the updates and jobs in flight, each holding its transaction across a reply.
+    sqlite_busy_timeout_ms: int = 30000
     # Run `alembic upgrade head` when the bot starts. Turn off where a separate
     # migration step runs first (compose.yaml does).
     migrate_on_start: bool = True
