@@ -19,7 +19,6 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import User
 from aiogram.utils.token import TokenValidationError
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from sqlalchemy import text
@@ -36,6 +35,7 @@ from bot.services.transcription import A2TStatus
 from bot.settings import Settings
 from bot.telegram.commands import publish_commands
 from bot.telegram.dispatcher import create_bot, create_dispatcher
+from bot.telegram.webhook import BoundedRequestHandler
 from bot.texts import N_
 
 log = get_logger(__name__)
@@ -142,6 +142,8 @@ async def _poll_until(stop: asyncio.Event, bot: Bot, dp: Dispatcher, settings: S
             handle_signals=False,
             close_bot_session=False,
             allowed_updates=dp.resolve_used_update_types(),
+            # A backlog is worked through at this pace instead of all at once.
+            tasks_concurrency_limit=settings.concurrent_updates,
         )
     )
     stopped = asyncio.create_task(stop.wait())
@@ -161,7 +163,7 @@ async def _setup_webhook(
     app = (
         app if app is not None and settings.metrics.port == cfg.webhook_port else web.Application()
     )
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(
+    BoundedRequestHandler(dp, bot, limit=settings.concurrent_updates, secret_token=secret).register(
         app, path=cfg.webhook_path
     )
     await bot.set_webhook(
