@@ -23,12 +23,13 @@ pytestmark = pytest.mark.e2e
 # A note whose worker dies is re-queued within this many seconds (README, ARCHITECTURE).
 RECOVERY_TARGET_S = 20.0
 SIGKILL_TRIALS = 20
+BATCH = 12
 TIMINGS: dict[str, str] = {}  # the defaults
 
 
 @pytest.fixture(scope="module")
-def two_minute_note() -> bytes:
-    return jfk_repeated(11)
+def minute_note() -> bytes:
+    return jfk_repeated(6)
 
 
 def _answered_once(stage: Stage, note: Note, job: Any) -> None:
@@ -44,15 +45,20 @@ def _answered_once(stage: Stage, note: Note, job: Any) -> None:
 async def test_sigkill_mid_job_every_note_answered_once_and_requeued_in_time(
     workers: Stage,
 ) -> None:
-    survivor = await workers.start_worker(**TIMINGS)
+    """Victims take up to 10 notes at once (A2T__MAX_JOBS) and are killed as soon as
+    the round's notes are claimed; the survivor's sweep re-queues them."""
     jfk = audio_bytes("jfk.ogg")
+    survivor, victim = await asyncio.gather(
+        workers.start_worker(**TIMINGS),
+        workers.start_worker(A2T__MAX_JOBS=str(BATCH), **TIMINGS),
+    )
     notes: list[Note] = []
     trials: list[tuple[int, int, float]] = []  # job id, generation it died in, kill time
-    rounds = 0
-    while len(trials) < SIGKILL_TRIALS and rounds < 12:
-        rounds += 1
-        victim = await workers.start_worker(A2T__MAX_JOBS="5", **TIMINGS)
-        batch = [workers.send_note(jfk) for _ in range(5)]
+    kills = 0
+    while len(trials) < SIGKILL_TRIALS and kills < 6:
+        if kills:
+            victim = await workers.start_worker(A2T__MAX_JOBS=str(BATCH), **TIMINGS)
+        batch = [workers.send_note(jfk) for _ in range(BATCH)]
         notes += batch
 
         async def claimed(batch: list[Note] = batch) -> bool:
@@ -62,6 +68,7 @@ async def test_sigkill_mid_job_every_note_answered_once_and_requeued_in_time(
         await wait_until(claimed, 60, "the round's notes claimed")
         victim.proc.send_signal(signal.SIGKILL)
         killed_at = time.time()
+        kills += 1
         await victim.wait()
         done = {e["job_id"] for e in log_events(victim, "job done")}
         trials += [
@@ -87,7 +94,7 @@ async def test_sigkill_mid_job_every_note_answered_once_and_requeued_in_time(
             requeues[key] = min(at, requeues.get(key, at))
     delays = sorted(requeues[(job_id, gen)] - killed for job_id, gen, killed in trials)
     print(
-        f"\nSIGKILL: {len(trials)} trials in {rounds} kills; re-queued after "
+        f"\nSIGKILL: {len(trials)} trials in {kills} kills; re-queued after "
         f"min {delays[0]:.1f}s, median {delays[len(delays) // 2]:.1f}s, max {delays[-1]:.1f}s"
     )
     assert len(trials) >= SIGKILL_TRIALS
@@ -96,11 +103,11 @@ async def test_sigkill_mid_job_every_note_answered_once_and_requeued_in_time(
 
 
 async def test_sigstop_past_the_stale_threshold_then_sigcont_one_transcript(
-    workers: Stage, two_minute_note: bytes
+    workers: Stage, minute_note: bytes
 ) -> None:
     first = await workers.start_worker(**TIMINGS)
     second = await workers.start_worker(**TIMINGS)
-    note = workers.send_note(two_minute_note, duration=121)
+    note = workers.send_note(minute_note, duration=66)
     job = await workers.wait_job(note, lambda j: j.status == JobStatus.RUNNING, 60, "claimed")
 
     async def owner_known() -> bool:
