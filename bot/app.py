@@ -19,7 +19,6 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import User
 from aiogram.utils.token import TokenValidationError
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
@@ -39,6 +38,7 @@ from bot.services.transcription import A2TStatus
 from bot.settings import Settings
 from bot.telegram.commands import publish_commands
 from bot.telegram.dispatcher import create_bot, create_dispatcher
+from bot.telegram.webhook import BoundedRequestHandler
 from bot.texts import N_
 
 log = get_logger(__name__)
@@ -149,6 +149,8 @@ async def _poll_until(stop: asyncio.Event, bot: Bot, dp: Dispatcher, settings: S
             handle_signals=False,
             close_bot_session=False,
             allowed_updates=dp.resolve_used_update_types(),
+            # A backlog is worked through at this pace instead of all at once.
+            tasks_concurrency_limit=settings.concurrent_updates,
         )
     )
     stopped = asyncio.create_task(stop.wait())
@@ -170,7 +172,7 @@ async def _setup_webhook(
     app = (
         app if app is not None and settings.metrics.port == cfg.webhook_port else web.Application()
     )
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(
+    BoundedRequestHandler(dp, bot, limit=settings.concurrent_updates, secret_token=secret).register(
         app, path=cfg.webhook_path
     )
     await bot.set_webhook(
@@ -233,7 +235,7 @@ async def _start_embedded_a2t(
 ) -> None:
     """No Redis: the bot runs the worker's job function itself (same code, same rules)."""
     from worker.runtime import EngineHolder, create_pipeline, local_a2t_status
-    from worker.sweep import sweep, sweep_forever
+    from worker.sweep import sweep_forever
 
     settings = deps.settings
     deps.a2t_status = local_a2t_status(settings.a2t)
@@ -243,13 +245,15 @@ async def _start_embedded_a2t(
     engine.start_loading()  # in the background: the bot answers updates meanwhile
     pipeline, executor = create_pipeline(settings, sessions, bot, engine)
     stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+    stack.push_async_callback(pipeline.close)
     queue = InProcessJobQueue(
         pipeline.run, max_jobs=settings.a2t.max_jobs, max_tries=settings.a2t.max_tries
     )
     stack.push_async_callback(queue.close)
     deps.job_queue = queue
-    # Jobs open before a restart belong to nobody now: run them again.
-    await sweep(sessions, queue, timedelta(0))
+    # Jobs open before a restart are re-queued once their heartbeat is stale (the
+    # sweep's first round runs now): a job that crashed the process is counted as a
+    # try each time, so it cannot crash-loop the bot past A2T__MAX_TRIES.
     sweeper = asyncio.create_task(
         sweep_forever(
             sessions,

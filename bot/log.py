@@ -60,15 +60,16 @@ def configure_logging(settings: LogSettings, *, secrets: Iterable[str] = ()) -> 
     renderer: Processor
     if settings.format == "json":
         renderer = structlog.processors.JSONRenderer()
-        exc_processors: list[Processor] = [structlog.processors.format_exc_info]
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-        exc_processors = []
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *exc_processors,
+            # Tracebacks become text *before* the masker, in both formats: exceptions
+            # carry URLs with the token (aiohttp's do), and a renderer that formats
+            # the traceback itself would print them after masking.
+            structlog.processors.format_exc_info,
             masker,
             renderer,
         ],

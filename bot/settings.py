@@ -55,6 +55,10 @@ class BotSettings(BaseModel):
     webhook_port: int = 8080
     webhook_secret: SecretStr | None = None
     drop_pending_updates: bool = False
+    # Updates handled at once (polling and webhook); more wait their turn instead of
+    # queueing for a database connection until the pool times out. 0: DB__POOL_SIZE,
+    # leaving the pool's overflow to transcription jobs and sweeps.
+    max_concurrent_updates: int = Field(default=0, ge=0)
 
     @field_validator("token", "webhook_secret", "webhook_url", mode="before")
     @classmethod
@@ -106,7 +110,10 @@ class DbSettings(BaseModel):
     # A pooled connection idle this long is pinged before use (PostgreSQL); one used
     # more recently is handed out as it is. 0 pings on every checkout.
     ping_after_idle_s: float = Field(default=10.0, ge=0)
-    sqlite_busy_timeout_ms: int = 5000
+    # SQLite: how long a writer waits for the write lock (this process's queue, or
+    # another process) before "database is locked". It must cover the worst queue:
+    # the updates and jobs in flight, each holding its transaction across a reply.
+    sqlite_busy_timeout_ms: int = 30000
     # Run `alembic upgrade head` when the bot starts. Turn off where a separate
     # migration step runs first (compose.yaml does).
     migrate_on_start: bool = True
@@ -187,14 +194,21 @@ class A2TSettings(BaseModel):
     # Execution.
     max_jobs: int = 1  # concurrent jobs per worker process (or in the bot, embedded)
     job_timeout_s: int = 1800
-    max_tries: int = 5
+    # Tries per job in all, whatever ended each one (a transient error, a timeout, a
+    # stall, a worker that died); then the job fails and the user is told.
+    max_tries: int = Field(default=5, ge=1)
+    # A transient failure is retried after this, three times longer on each try (to 300 s).
+    retry_delay_s: float = Field(default=5.0, ge=0)
     poll_delay_s: float = 0.05  # arq queue poll interval when idle
     decode_timeout_s: int = 120
     progress_interval_s: float = 3.0  # status message edits, at most this often
+    # A running job's worker writes a heartbeat this often, from claim to finish.
+    heartbeat_interval_s: float = Field(default=3.0, gt=0)
     # A running job whose heartbeat is older than this is presumed dead and re-run;
-    # a queued job not in the queue for this long is re-enqueued.
-    stale_after_s: int = 60
-    sweep_interval_s: int = 30
+    # a queued job not in the queue for this long is re-enqueued. Worst case from a
+    # worker's death to its job queued again: stale_after_s + sweep_interval_s.
+    stale_after_s: float = Field(default=12.0, gt=0)
+    sweep_interval_s: float = Field(default=5.0, gt=0)
     # Results later than this after the voice note are marked as delayed.
     delayed_after_s: int = 600
 
@@ -204,6 +218,21 @@ class A2TSettings(BaseModel):
     def serves_chat(self, chat_id: int) -> bool:
         """Private chats (positive ids) always; groups when no allow-list or on it."""
         return chat_id > 0 or not self.allowed_groups or chat_id in self.allowed_groups
+
+    @model_validator(mode="after")
+    def _stale_after_several_beats(self) -> A2TSettings:
+        # One late heartbeat (a slow database, a busy loop) must not make a live
+        # worker's job look abandoned.
+        if self.stale_after_s < 3 * self.heartbeat_interval_s:
+            raise ValueError(
+                "A2T__STALE_AFTER_S must be at least 3 x A2T__HEARTBEAT_INTERVAL_S "
+                f"({self.stale_after_s:g} < 3 x {self.heartbeat_interval_s:g})"
+            )
+        return self
+
+    def retry_delay(self, attempts: int) -> float:
+        """How long to wait before trying again after `attempts` tries."""
+        return float(min(300.0, self.retry_delay_s * 3 ** max(0, attempts - 1)))
 
     def max_file_bytes(self, bot: BotSettings) -> int:
         if self.max_file_mb:
@@ -389,3 +418,7 @@ class Settings(BaseSettings):
                 "REDIS__FSM_TTL_S must be at least APPLICATIONS__EXPIRE_AFTER_H in seconds"
             )
         return self
+
+    @property
+    def concurrent_updates(self) -> int:
+        return self.bot.max_concurrent_updates or self.db.pool_size

@@ -1,10 +1,15 @@
 """Decode any audio/video Telegram sends into 16 kHz mono float32 samples, once, for
 every engine, under a time limit and capped at the duration limit.
 
-Two decoders, both ffmpeg: in-process through PyAV (libavcodec; installed with
-faster-whisper) when available, because spawning the ffmpeg program costs ~75 ms per
-job (29 ms vs 105 ms for the 11 s voice note, docs/PERFORMANCE.md); otherwise the
-ffmpeg program through ffmpeg-python."""
+Both decoders are FFmpeg, and both run outside the caller's process, so a file that
+hangs or crashes the decoder costs a child process, not the worker: PyAV (FFmpeg's
+libraries, installed with faster-whisper) in a long-lived child (`worker.decoder`),
+because a process start per file costs more than the decode of a short note
+(docs/PERFORMANCE.md); without PyAV, the `ffmpeg` program through ffmpeg-python.
+
+A verdict on the file (not audio, empty, too long) is an AudioError: the job fails.
+A decoder that hangs past the time limit or dies is a DecoderFailedError: it may be
+the machine rather than the file, so the job is tried again, within its tries."""
 
 from __future__ import annotations
 
@@ -23,10 +28,13 @@ import numpy as np
 
 from bot.errors import UserFacingError
 from bot.texts import N_
+from worker.decoder import ChildAudioError, DecoderFailedError, DecoderProcess
 from worker.engines.base import SAMPLE_RATE
 
 if TYPE_CHECKING:
     from worker.engines.base import Samples
+
+__all__ = ["AudioError", "DecodedAudio", "DecoderFailedError", "DecoderProcess", "decode"]
 
 BYTES_PER_SAMPLE = 4  # float32
 READ_CHUNK = 256 * 1024
@@ -62,17 +70,33 @@ UNREADABLE = N_("This file is not audio I can read, or it is damaged.")
 
 
 async def decode(
-    data: bytes, *, max_seconds: float, timeout_s: float, in_process: bool | None = None
+    data: bytes,
+    *,
+    max_seconds: float,
+    timeout_s: float,
+    child: DecoderProcess | None = None,
+    in_process: bool | None = None,
 ) -> DecodedAudio:
-    """`in_process=None`: PyAV when installed, else the ffmpeg program."""
+    """With `child`: PyAV in that child process (the pipeline's way). Without: PyAV in
+    a thread (`in_process`, the default when PyAV is installed; tests and benchmarks)
+    or the ffmpeg program."""
     if not data:
         raise AudioError("empty", N_("The file is empty."))
-    if in_process is None:
-        in_process = importlib.util.find_spec("av") is not None
-    if in_process:
-        samples = await asyncio.to_thread(_decode_in_process, data, max_seconds, timeout_s)
+    if child is not None:
+        try:
+            samples = await child.decode(data, max_seconds, timeout_s)
+        except ChildAudioError as exc:
+            raise _child_error(exc.code) from None
     else:
-        samples = await _decode_with_program(data, max_seconds, timeout_s)
+        if in_process is None:
+            in_process = importlib.util.find_spec("av") is not None
+        if in_process:
+            try:
+                samples = await asyncio.to_thread(decode_with_pyav, data, max_seconds, timeout_s)
+            except AudioError as exc:
+                raise _child_error(exc.code) from None
+        else:
+            samples = await _decode_with_program(data, max_seconds, timeout_s)
     if not len(samples):
         raise AudioError("empty", N_("The file contains no audio."))
     audio = DecodedAudio(samples)
@@ -85,7 +109,15 @@ async def decode(
     return audio
 
 
-def _decode_in_process(data: bytes, max_seconds: float, timeout_s: float) -> Samples:
+def _child_error(code: str) -> Exception:
+    if code == "decode_timeout":
+        return DecoderFailedError("decoding took longer than the limit")
+    return AudioError("unreadable", UNREADABLE)
+
+
+def decode_with_pyav(data: bytes, max_seconds: float, timeout_s: float) -> Samples:
+    """PyAV on the bytes in memory (no file, no nested opens). Runs in the decoding
+    child; the deadline gives a clean answer to a slow file before the parent's kill."""
     import av
 
     deadline = time.monotonic() + timeout_s
@@ -105,7 +137,7 @@ def _decode_in_process(data: bytes, max_seconds: float, timeout_s: float) -> Sam
                 if total > limit:
                     break
                 if time.monotonic() > deadline:
-                    raise AudioError("decode_timeout", N_("Decoding this file took too long."))
+                    raise AudioError("decode_timeout", "decoding took longer than the limit")
             chunks.extend(_mono_float(out) for out in resampler.resample(None))
     except (av.error.FFmpegError, EOFError) as exc:
         # A damaged file may still have given usable audio before the damage.
@@ -141,7 +173,9 @@ async def _run_ffmpeg(args: list[str], timeout_s: float) -> bytes:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-        raise AudioError("decode_timeout", N_("Decoding this file took too long.")) from None
+        raise DecoderFailedError(f"ffmpeg gave no answer in {timeout_s:g} s") from None
+    if proc.returncode is not None and proc.returncode < 0:  # a crash, not a verdict
+        raise DecoderFailedError(f"ffmpeg was killed by signal {-proc.returncode}")
     # Partial output from a damaged file is still usable; none at all is not.
     if proc.returncode != 0 and not stdout:
         detail = stderr.decode(errors="replace").strip().splitlines()[-1:]

@@ -56,8 +56,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     bot = create_bot(settings.bot)
     ctx["stop_reports"] = install_error_reports(settings.moderation, bot.send_message, "worker")
     pipeline, executor = create_pipeline(settings, sessions, bot, engine_holder)
-    queue = ArqJobQueue(ctx["redis"], settings.redis.queue_name)
     ctx.update(db=db, bot=bot, pipeline=pipeline, executor=executor)
+    await pipeline.start()
+    queue = ArqJobQueue(ctx["redis"], settings.redis.queue_name)
     ctx["sweeper"] = asyncio.create_task(
         sweep_forever(
             sessions,
@@ -91,6 +92,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["bot"].session.close()
     if "executor" in ctx:
         ctx["executor"].shutdown(wait=False, cancel_futures=True)
+    if "pipeline" in ctx:
+        await ctx["pipeline"].close()
     if "db" in ctx:
         await ctx["db"].dispose()
     log.info("worker stopped")
@@ -106,7 +109,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             func(
                 transcribe,
                 name=TRANSCRIBE,
-                timeout=a2t.job_timeout_s,
+                # The pipeline ends a job at A2T__JOB_TIMEOUT_S itself (a counted try);
+                # arq's own limit is only the backstop.
+                timeout=a2t.job_timeout_s + 60,
                 max_tries=a2t.max_tries,
             )
         ],
@@ -117,7 +122,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "job_deserializer": deserialize_job,
         "queue_name": settings.redis.queue_name,
         "max_jobs": a2t.max_jobs,
-        "job_timeout": a2t.job_timeout_s,
+        "job_timeout": a2t.job_timeout_s + 60,
         "max_tries": a2t.max_tries,
         "poll_delay": a2t.poll_delay_s,
         "on_startup": startup,

@@ -1,16 +1,24 @@
-"""Posts a job's progress and outcome to its chat, idempotently: the job row records
-which result messages were already sent, so a re-run continues instead of repeating."""
+"""Posts a job's progress and outcome to its chat, idempotently: the result is posted
+from the parts stored on the job row (split once, when the transcript was stored), and
+the row records which parts were already sent, so a re-run continues instead of
+repeating.
+
+The part being sent is recorded before each send and its message id saved (in its own
+commit) right after. Part 1 is an edit of the status message, which can be repeated
+harmlessly. A later part is a new message: if the worker dies after Telegram took it
+and before its id was saved, the re-run finds the part marked as being sent without
+an id. The Bot API cannot tell whether that message exists, so the part is sent again:
+a part may appear twice in that case (logged), but never goes missing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from typing import Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 
-from bot.db.base import utcnow
 from bot.log import get_logger
 from bot.repositories.jobs import JobView
 from bot.settings import A2TSettings
@@ -18,7 +26,13 @@ from bot.telegram import a2t_views as views
 
 log = get_logger(__name__)
 
-SaveIds = Callable[[list[int]], Awaitable[None]]
+
+class PostingLog(Protocol):
+    """Where the progress of posting a result is recorded (the job row, fenced)."""
+
+    async def sending(self, part: int) -> None: ...
+
+    async def sent(self, message_ids: list[int]) -> None: ...
 
 
 class Notifier:
@@ -41,23 +55,27 @@ class Notifier:
         except TelegramBadRequest as exc:
             log.debug("progress edit skipped", error=exc.message)
 
-    async def result(self, job: JobView, multilingual: bool, save_ids: SaveIds) -> None:
-        footer = views.result_footer(
-            job, utcnow(), timedelta(seconds=self.settings.delayed_after_s)
-        )
-        chunks = views.result_messages(job, footer)
+    async def result(self, job: JobView, multilingual: bool, record: PostingLog) -> None:
+        parts = job.result_parts
+        assert parts, "the result is split into parts when it is stored"
         keyboard = views.result_keyboard(job, self.settings.rerun_languages, multilingual)
         posted = list(job.result_message_ids or [])
-        for index, chunk in enumerate(chunks):
+        for index, part in enumerate(parts):
             if index < len(posted):
                 continue  # sent by an earlier attempt
-            markup = keyboard if index == len(chunks) - 1 else None
+            if index > 0 and job.posting_part == index:
+                log.warning(
+                    "result part may have been sent by a run that died; sending again",
+                    part=index + 1,
+                )
+            markup = keyboard if index == len(parts) - 1 else None
+            await record.sending(index)
             if index == 0:
-                message_id = await self.replace_status(job, chunk, markup)
+                message_id = await self.replace_status(job, part, markup)
             else:
-                message_id = await self._reply(job, chunk, markup)
+                message_id = await self._reply(job, part, markup)
             posted.append(message_id)
-            await save_ids(posted)
+            await record.sent(posted)
 
     async def replace_status(
         self, job: JobView, text: str, markup: InlineKeyboardMarkup | None = None

@@ -2,18 +2,33 @@
 live progress, store, post, close. The same code runs in `python -m worker` (arq) and
 inside the bot (embedded default).
 
+From the claim on, a heartbeat task holds the job (worker/lease.py) and every write
+to the row is fenced by this generation: a worker whose job was re-queued meanwhile
+(it stalled, or its beats did not land) loses every write and stops.
+
 Failure policy:
-* bad input (corrupt, empty, too long/large)       -> `failed`, user told, not retried
+* bad input (corrupt, empty, too long/large, gone)  -> `failed`, user told, not retried
 * decoded length past the requester's daily minutes -> `failed` (over_quota), told, not retried
 * chat gone (bot blocked/removed)                   -> chat's open jobs cancelled
-* transient (network, Telegram 5xx/429, DB blip)    -> job released, TransientJobError
 * cancelled by the user                              -> `cancelled`, status edited
-* anything else (a bug)                              -> `failed` with an apology, logged
+* ownership lost (re-queued while this worker stalled) -> stop, touch nothing, log it
+* transient (network, Telegram 5xx/429, a download 5xx, the database's connection),
+  the decoder hung or died, or the job ran past A2T__JOB_TIMEOUT_S
+                                                     -> released, tried again later
+* the A2T__MAX_TRIES-th try ended so, or a new try finds the tries used up (workers
+  died on this job: out of memory, a crash in the engine)
+                                                     -> `failed`, user told
+* worker shutting down                               -> released at once; the try
+                                                        does not count
+* anything else (a bug, a deterministic database error)
+                                                     -> `failed` with an apology, logged
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -30,12 +45,12 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import JobStatus
+from bot.db.errors import is_transient_db_error
 from bot.errors import UserFacingError
 from bot.i18n import DEFAULT_LOCALE, _, create_i18n
 from bot.jobs import TransientJobError
@@ -46,8 +61,8 @@ from bot.settings import Settings
 from bot.telegram import a2t_views as views
 from bot.telegram import application_actions
 from bot.texts import N_
-from worker.audio import AudioError, DecodedAudio, decode
-from worker.download import fetch_file
+from worker.audio import AudioError, DecodedAudio, DecoderFailedError, DecoderProcess, decode
+from worker.download import DownloadFailedError, fetch_file
 from worker.engines import (
     Engine,
     EngineUnavailableError,
@@ -56,21 +71,30 @@ from worker.engines import (
     Transcript,
     TranscriptionStopped,
 )
+from worker.lease import JobLease, OwnershipLostError
 from worker.notifier import Notifier
 
 log = get_logger(__name__)
 _T = TypeVar("_T")
 
 EngineProvider = Callable[[], Awaitable[Engine]]
+# Telegram and network failures that another try may not meet. Database errors are
+# transient only when the connection failed (bot/db/errors.py).
 TRANSIENT = (
     TelegramNetworkError,
     TelegramServerError,
     TelegramRetryAfter,
-    OperationalError,
-    DBAPIError,
+    DownloadFailedError,
+    DecoderFailedError,
     ConnectionError,
     TimeoutError,
+    socket.gaierror,
 )
+GAVE_UP = N_("I tried {tries} times and could not finish this one, so I stopped trying.")
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT) or is_transient_db_error(exc)
 
 
 class ChatGoneError(Exception):
@@ -83,8 +107,8 @@ class _Run:
 
     job: JobView
     duration: float
+    stop: threading.Event
     segments: list[Segment] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
     chat_gone: bool = False
 
     @property
@@ -124,6 +148,7 @@ class Pipeline:
         bot: Bot,
         engine: EngineProvider,
         executor: Executor,
+        decoder: DecoderProcess | None = None,
     ) -> None:
         self.settings = settings
         self.a2t = settings.a2t
@@ -131,9 +156,20 @@ class Pipeline:
         self.bot = bot
         self.engine = engine
         self.executor = executor
+        # None: decode with the ffmpeg program (PyAV not installed); a child either way.
+        self.decoder = decoder
         self.notifier = Notifier(bot, settings.a2t)
         self.i18n = create_i18n()
         self.stale_after = timedelta(seconds=settings.a2t.stale_after_s)
+
+    async def start(self) -> None:
+        """Start the decoding child ahead of the first job."""
+        if self.decoder is not None:
+            await self.decoder.start()
+
+    async def close(self) -> None:
+        if self.decoder is not None:
+            await self.decoder.close()
 
     async def run(self, job_id: int, generation: int) -> None:
         with structlog.contextvars.bound_contextvars(job_id=job_id):
@@ -143,76 +179,106 @@ class Pipeline:
             if job is None:
                 log.info("job not claimable (finished, cancelled or taken)")
                 return
-            with (
-                structlog.contextvars.bound_contextvars(chat_id=job.chat_id, attempt=job.attempts),
-                # Status and result texts in the requester's language.
-                self.i18n.context(),
-                self.i18n.use_locale(job.ui_locale or DEFAULT_LOCALE),
-            ):
-                log.info("job started", generation=generation)
-                await self._run_claimed(job)
+            lease = JobLease(self.sessions, job, self.a2t.heartbeat_interval_s)
+            lease.start()  # from the claim on, whatever the job is doing
+            try:
+                with (
+                    structlog.contextvars.bound_contextvars(
+                        chat_id=job.chat_id, attempt=job.attempts
+                    ),
+                    # Status and result texts in the requester's language.
+                    self.i18n.context(),
+                    self.i18n.use_locale(job.ui_locale or DEFAULT_LOCALE),
+                ):
+                    log.info("job started", generation=generation)
+                    try:
+                        await self._attempt(job, lease)
+                    except OwnershipLostError:
+                        log.warning(
+                            "ownership lost",
+                            detail="the job was re-queued while this worker stalled; "
+                            "another worker has it, this one stops without touching it",
+                        )
+                        metrics.A2T_JOBS.labels("lost").inc()
+            finally:
+                await lease.close()
 
-    async def _run_claimed(self, job: JobView) -> None:
+    async def _attempt(self, job: JobView, lease: JobLease) -> None:
+        if job.attempts > self.a2t.max_tries:
+            # Earlier tries all ended without a verdict: workers died on this job.
+            await self._give_up(job, lease, "no try finished")
+            return
         try:
-            await self._process(job)
+            async with asyncio.timeout(self.a2t.job_timeout_s):
+                await self._process(job, lease)
+        except OwnershipLostError:
+            raise
         except AudioError as exc:
             log.info("job input rejected", code=exc.code, reason=str(exc))
-            await self._fail(job, exc.code, exc)
+            await self._fail(job, lease, exc.code, exc)
         except EngineUnavailableError as exc:
             log.error("engine unavailable", error=str(exc))
             await self._fail(
                 job,
+                lease,
                 "engine_unavailable",
                 UserFacingError(N_("Voice transcription is not available here.")),
             )
         except TranscriptionStopped:
-            await self._stopped(job)
+            await self._stopped(job, lease)
         except (ChatGoneError, TelegramForbiddenError) as exc:
             await self._chat_gone(job, str(exc))
-        except TRANSIENT as exc:
-            defer = min(300.0, 2.0 ** min(job.attempts, 8))
-            log.warning("job hit a transient error; will retry", error=repr(exc), defer_s=defer)
-            await self._release(job)
-            raise TransientJobError(repr(exc), defer) from exc
         except asyncio.CancelledError:
-            # Worker shutting down: hand the job back at once instead of waiting for
-            # its heartbeat to go stale.
-            await asyncio.shield(self._release(job))
+            # Worker shutting down: hand the job back at once (not counted as a try)
+            # instead of waiting for its heartbeat to go stale.
+            await asyncio.shield(self._release(job, refund=True))
             raise
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                await self._retry_later(job, lease, exc)
+                return
             log.exception("job crashed")
             metrics.A2T_JOBS.labels("error").inc()
             await self._fail(
                 job,
+                lease,
                 "internal",
                 UserFacingError(N_("Something went wrong on my side; it is logged.")),
             )
 
-    async def _process(self, job: JobView) -> None:
+    async def _process(self, job: JobView, lease: JobLease) -> None:
         clock = _StageClock()
-        if job.cancel_requested_by is not None:
-            raise TranscriptionStopped
+        await self._check(lease)
         engine = await self.engine()
         if job.text is None:  # not transcribed by an earlier attempt
             max_bytes = self.a2t.max_file_bytes(self.settings.bot)
             data = await clock.time("fetch", fetch_file(self.bot, job.file_id, max_bytes))
+            await self._check(lease)
             audio = await clock.time(
                 "decode",
                 decode(
-                    data, max_seconds=self.a2t.max_duration_s, timeout_s=self.a2t.decode_timeout_s
+                    data,
+                    max_seconds=self.a2t.max_duration_s,
+                    timeout_s=self.a2t.decode_timeout_s,
+                    child=self.decoder,
                 ),
             )
             await clock.time("quota", self._charge_requester(job, audio.duration))
-            transcript = await clock.time("engine", self._transcribe(job, engine, audio))
+            await self._check(lease)
+            transcript = await clock.time("engine", self._transcribe(job, lease, engine, audio))
             processing = clock.total()
             job = await clock.time("store", self._store(job, engine, transcript, processing))
             _observe_success(transcript, processing)
+        elif job.result_parts is None:  # stored before results were split on storing
+            job = await self._store_parts(job)
         await clock.time(
-            "post", self.notifier.result(job, engine.multilingual, self._saver(job.id))
+            "post", self.notifier.result(job, engine.multilingual, _RowPostingLog(self, job, lease))
         )
         async with self.sessions() as session:
-            await JobRepository(session).finish(job.id, JobStatus.DONE, posted_at=utcnow())
-            metrics.A2T_QUEUE_DEPTH.set(await JobRepository(session).open_count())
+            jobs = JobRepository(session)
+            if not await jobs.finish(job.id, job.generation, JobStatus.DONE, posted_at=utcnow()):
+                raise OwnershipLostError
+            metrics.A2T_QUEUE_DEPTH.set(await jobs.open_count())
             await session.commit()
         metrics.A2T_JOBS.labels("done").inc()
         # A voice answer to a membership application: its card shows the text now.
@@ -230,8 +296,18 @@ class Pipeline:
                 raise AudioError(OVER_QUOTA, exc.text, **exc.params) from None
             await session.commit()
 
-    async def _transcribe(self, job: JobView, engine: Engine, audio: DecodedAudio) -> Transcript:
-        run = _Run(job=job, duration=audio.duration)
+    @staticmethod
+    async def _check(lease: JobLease) -> None:
+        """Between stages: a beat (one small UPDATE) says whether to go on."""
+        await lease.beat()
+        lease.check()
+        if lease.cancel_requested:
+            raise TranscriptionStopped
+
+    async def _transcribe(
+        self, job: JobView, lease: JobLease, engine: Engine, audio: DecodedAudio
+    ) -> Transcript:
+        run = _Run(job=job, duration=audio.duration, stop=lease.stop)
         options = TranscribeOptions(
             language=job.language_hint,
             on_segment=run.segments.append,  # list.append is atomic under the GIL
@@ -239,76 +315,114 @@ class Pipeline:
         )
         loop = asyncio.get_running_loop()
         inference = loop.run_in_executor(self.executor, engine.transcribe, audio.samples, options)
-        progress = asyncio.create_task(self._progress_loop(run, inference))
+        progress = asyncio.create_task(self._progress_loop(run, lease, inference))
         try:
             return await inference
         except TranscriptionStopped:
             if run.chat_gone:
                 raise ChatGoneError("bot was blocked or removed") from None
+            lease.check()
             raise
         finally:
             run.stop.set()  # a cancelled job (timeout, shutdown) ends its thread too
             progress.cancel()
 
-    async def _progress_loop(self, run: _Run, inference: asyncio.Future[Any]) -> None:
+    async def _progress_loop(
+        self, run: _Run, lease: JobLease, inference: asyncio.Future[Any]
+    ) -> None:
+        """Status edits while the engine runs. The heartbeat is not here: it beats on
+        its own, however long an edit waits for Telegram."""
         shown = ""
-        interval = self.a2t.progress_interval_s
         while not inference.done():
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.a2t.progress_interval_s)
+            lease.progress = run.percent
             text = views.progress_text(run.percent, " ".join(s.text for s in run.segments))
-            if text != shown:
-                try:
-                    await self.notifier.progress(run.job, text)
-                except TelegramForbiddenError:
-                    run.chat_gone = True
-                    run.stop.set()
-                    return
-                except TRANSIENT as exc:
-                    log.debug("progress edit failed", error=repr(exc))
-                shown = text
-            try:
-                async with self.sessions() as session:
-                    cancelled = await JobRepository(session).beat(run.job.id, run.percent)
-                    await session.commit()
-            except TRANSIENT as exc:
-                log.warning("heartbeat failed", error=repr(exc))
+            if text == shown or run.stop.is_set():
                 continue
-            if cancelled:
+            try:
+                await lease.ensure_held()
+                await self.notifier.progress(run.job, text)
+            except OwnershipLostError:
+                return
+            except TelegramForbiddenError:
+                run.chat_gone = True
                 run.stop.set()
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.debug("progress edit skipped", error=repr(exc))
+            shown = text
+
+    def _parts(self, job: JobView) -> list[str]:
+        """The result as messages, split once: the footer says how late the result is
+        as of now, so a re-run must not split again."""
+        delayed_after = timedelta(seconds=self.a2t.delayed_after_s)
+        return views.result_messages(job, views.result_footer(job, utcnow(), delayed_after))
 
     async def _store(
         self, job: JobView, engine: Engine, transcript: Transcript, processing: float
     ) -> JobView:
-        async with self.sessions() as session:
-            jobs = JobRepository(session)
-            await jobs.update_fields(
-                job.id,
+        values: dict[str, Any] = {
+            "text": transcript.text,
+            "segments": [
+                {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text}
+                for s in transcript.segments
+            ],
+            "language": transcript.language,
+            "audio_duration_s": transcript.duration,
+            "processing_s": processing,
+            "engine": engine.name,
+            "model": engine.model_name,
+            "progress": 100.0,
+        }
+        values["result_parts"] = self._parts(
+            dataclasses.replace(
+                job,
                 text=transcript.text,
-                segments=[
-                    {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text}
-                    for s in transcript.segments
-                ],
                 language=transcript.language,
                 audio_duration_s=transcript.duration,
-                processing_s=processing,
-                engine=engine.name,
-                model=engine.model_name,
-                progress=100.0,
             )
+        )
+        return await self._write(job, **values)
+
+    async def _store_parts(self, job: JobView) -> JobView:
+        return await self._write(job, result_parts=self._parts(job))
+
+    async def _write(self, job: JobView, **values: Any) -> JobView:
+        """A fenced write to the row; returns the row as stored."""
+        async with self.sessions() as session:
+            jobs = JobRepository(session)
+            if not await jobs.update_owned(job.id, job.generation, **values):
+                raise OwnershipLostError
             await session.commit()
             stored = await jobs.get(job.id)
         assert stored is not None
         return stored
 
-    def _saver(self, job_id: int) -> Callable[[list[int]], Awaitable[None]]:
-        async def save(message_ids: list[int]) -> None:
-            async with self.sessions() as session:
-                await JobRepository(session).update_fields(job_id, result_message_ids=message_ids)
-                await session.commit()
+    async def _retry_later(self, job: JobView, lease: JobLease, exc: BaseException) -> None:
+        if job.attempts >= self.a2t.max_tries:
+            await self._give_up(job, lease, repr(exc))
+            return
+        defer = self.a2t.retry_delay(job.attempts)
+        log.warning("job will be tried again", error=repr(exc), defer_s=defer)
+        try:
+            released = await self._release(job)
+        except Exception as release_error:  # noqa: BLE001 - the stale heartbeat covers it
+            log.warning("job not released; the sweep will re-queue it", error=repr(release_error))
+            released = True
+        if not released:
+            raise OwnershipLostError
+        raise TransientJobError(repr(exc), defer)
 
-        return save
+    async def _give_up(self, job: JobView, lease: JobLease, reason: str) -> None:
+        log.error("job given up", tries=self.a2t.max_tries, reason=reason)
+        await self._fail(job, lease, "gave_up", UserFacingError(GAVE_UP, tries=self.a2t.max_tries))
 
-    async def _fail(self, job: JobView, code: str, reason: UserFacingError) -> None:
+    async def _fail(
+        self, job: JobView, lease: JobLease, code: str, reason: UserFacingError
+    ) -> None:
+        await lease.ensure_held()
         try:
             text = views.failed_text(reason.render(_, escape_html=False))
             await self.notifier.replace_status(job, text)
@@ -316,13 +430,16 @@ class Pipeline:
             await self._chat_gone(job, str(exc))
             return
         async with self.sessions() as session:
-            await JobRepository(session).finish(
-                job.id, JobStatus.FAILED, error_code=code, error_message=str(reason)
+            finished = await JobRepository(session).finish(
+                job.id, job.generation, JobStatus.FAILED, error_code=code, error_message=str(reason)
             )
             await session.commit()
+        if not finished:
+            raise OwnershipLostError
         metrics.A2T_JOBS.labels(f"failed_{code}" if code in _KNOWN_FAILURES else "failed").inc()
 
-    async def _stopped(self, job: JobView) -> None:
+    async def _stopped(self, job: JobView, lease: JobLease) -> None:
+        await lease.ensure_held()
         log.info("job cancelled by request")
         try:
             await self.notifier.replace_status(job, views.cancelled_text())
@@ -330,8 +447,12 @@ class Pipeline:
             await self._chat_gone(job, str(exc))
             return
         async with self.sessions() as session:
-            await JobRepository(session).finish(job.id, JobStatus.CANCELLED)
+            finished = await JobRepository(session).finish(
+                job.id, job.generation, JobStatus.CANCELLED
+            )
             await session.commit()
+        if not finished:
+            raise OwnershipLostError
         metrics.A2T_JOBS.labels("cancelled").inc()
 
     async def _chat_gone(self, job: JobView, reason: str) -> None:
@@ -341,9 +462,35 @@ class Pipeline:
             await session.commit()
         metrics.A2T_JOBS.labels("chat_gone").inc(count)
 
-    async def _release(self, job: JobView) -> None:
+    async def _release(self, job: JobView, *, refund: bool = False) -> bool:
         async with self.sessions() as session:
-            await JobRepository(session).release(job.id)
+            released = await JobRepository(session).release(job.id, job.generation, refund=refund)
+            await session.commit()
+        return released
+
+
+class _RowPostingLog:
+    """Posting progress on the job row, every write fenced by the generation; before
+    each send, ownership is confirmed (a stalled worker must not post)."""
+
+    def __init__(self, pipeline: Pipeline, job: JobView, lease: JobLease) -> None:
+        self.sessions = pipeline.sessions
+        self.job = job
+        self.lease = lease
+
+    async def sending(self, part: int) -> None:
+        await self.lease.ensure_held()
+        await self._update(posting_part=part)
+
+    async def sent(self, message_ids: list[int]) -> None:
+        await self._update(result_message_ids=message_ids, posting_part=None)
+
+    async def _update(self, **values: Any) -> None:
+        async with self.sessions() as session:
+            if not await JobRepository(session).update_owned(
+                self.job.id, self.job.generation, **values
+            ):
+                raise OwnershipLostError
             await session.commit()
 
 
@@ -353,7 +500,7 @@ _KNOWN_FAILURES = {
     "too_long",
     "too_large",
     "unavailable",
-    "decode_timeout",
+    "gave_up",
     OVER_QUOTA,
 }
 

@@ -15,6 +15,7 @@ from bot.log import get_logger
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
 from bot.texts import N_
+from worker.audio import DecoderProcess
 from worker.engines import Engine, load_engine
 from worker.pipeline import Pipeline
 
@@ -67,5 +68,7 @@ def create_pipeline(
         bot=bot,
         engine=engine.get,
         executor=executor,
+        # PyAV in a child process; without PyAV, the ffmpeg program (a child as well).
+        decoder=DecoderProcess() if importlib.util.find_spec("av") is not None else None,
     )
     return pipeline, executor

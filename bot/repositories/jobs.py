@@ -1,10 +1,16 @@
 """Transcription job rows: every state transition is one conditional UPDATE, so two
-workers (or a worker and the sweep) can never both own a job."""
+workers (or a worker and the sweep) can never both own a job.
+
+Ownership: `claim` gives a worker the job's current generation. Every later write of
+that worker is fenced by `generation = mine AND status = 'running'`; when the sweep has
+re-queued the job meanwhile (a new generation), the write matches no row and the
+worker learns that it lost the job: it stops and touches nothing more."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, update
@@ -66,10 +72,28 @@ class JobView:
     ui_locale: str | None
     speaker_id: int | None
     source_job_id: int | None
+    result_parts: list[str] | None
+    posting_part: int | None
 
     @classmethod
     def of(cls, row: TranscriptionJob) -> JobView:
         return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+
+class Lease(StrEnum):
+    """What a heartbeat learned about the worker's hold on its job."""
+
+    HELD = "held"
+    CANCEL_REQUESTED = "cancel_requested"  # still ours; the user asked to stop
+    LOST = "lost"  # re-queued under a new generation (or closed): no longer ours
+
+
+def _owned(job_id: int, generation: int) -> tuple[Any, ...]:
+    return (
+        TranscriptionJob.id == job_id,
+        TranscriptionJob.generation == generation,
+        TranscriptionJob.status == JobStatus.RUNNING,
+    )
 
 
 class JobRepository:
@@ -213,39 +237,55 @@ class JobRepository:
         row = (await self.session.execute(stmt)).scalar_one_or_none()
         return JobView.of(row) if row else None
 
-    async def beat(self, job_id: int, progress: float) -> bool:
-        """Heartbeat with progress; returns whether a cancel was requested."""
+    async def beat(self, job_id: int, generation: int, progress: float | None = None) -> Lease:
+        """The owner's heartbeat (with progress, when known)."""
+        values: dict[str, Any] = {"heartbeat_at": utcnow()}
+        if progress is not None:
+            values["progress"] = progress
         result = await self.session.execute(
             update(TranscriptionJob)
-            .where(TranscriptionJob.id == job_id, TranscriptionJob.status == JobStatus.RUNNING)
-            .values(heartbeat_at=utcnow(), progress=progress)
+            .where(*_owned(job_id, generation))
+            .values(**values)
             .returning(TranscriptionJob.cancel_requested_by)
         )
         row = result.one_or_none()
-        return row is None or row[0] is not None
+        if row is None:
+            return Lease.LOST
+        return Lease.HELD if row[0] is None else Lease.CANCEL_REQUESTED
 
     async def update_fields(self, job_id: int, **values: Any) -> None:
+        """Unfenced: only for a job no worker has claimed yet."""
         await self.session.execute(
             update(TranscriptionJob).where(TranscriptionJob.id == job_id).values(**values)
         )
 
-    async def finish(self, job_id: int, status: JobStatus, **values: Any) -> bool:
-        """Close an open job; False if it was already closed (someone else finished it)."""
+    async def update_owned(self, job_id: int, generation: int, **values: Any) -> bool:
+        """The owner's write; False when the job is no longer this generation's."""
         result = await self.session.execute(
             update(TranscriptionJob)
-            .where(TranscriptionJob.id == job_id, TranscriptionJob.status.in_(OPEN))
-            .values(status=status, finished_at=utcnow(), **values)
+            .where(*_owned(job_id, generation))
+            .values(**values)
             .returning(TranscriptionJob.id)
         )
         return result.scalar_one_or_none() is not None
 
-    async def release(self, job_id: int) -> None:
-        """Give a running job back to the queue (a transient failure; it will be retried)."""
-        await self.session.execute(
-            update(TranscriptionJob)
-            .where(TranscriptionJob.id == job_id, TranscriptionJob.status == JobStatus.RUNNING)
-            .values(status=JobStatus.QUEUED, heartbeat_at=None)
+    async def finish(self, job_id: int, generation: int, status: JobStatus, **values: Any) -> bool:
+        """The owner closes its job; False if it is no longer this generation's."""
+        return await self.update_owned(
+            job_id, generation, status=status, finished_at=utcnow(), posting_part=None, **values
         )
+
+    async def release(self, job_id: int, generation: int, *, refund: bool = False) -> bool:
+        """The owner gives its job back to the queue to be tried again. `refund`: the
+        try does not count (the worker is shutting down; the job did nothing wrong)."""
+        values: dict[str, Any] = {
+            "status": JobStatus.QUEUED,
+            "heartbeat_at": None,
+            "queued_at": utcnow(),
+        }
+        if refund:
+            values["attempts"] = TranscriptionJob.attempts - 1
+        return await self.update_owned(job_id, generation, **values)
 
     async def request_cancel(self, job_id: int, actor_id: int) -> JobStatus | None:
         """Queued: cancelled at once. Running: flagged; the worker stops at the next

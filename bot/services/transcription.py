@@ -101,7 +101,8 @@ class QuotaService:
                     length=_clock(seconds),
                     minutes=self.a2t.user_daily_minutes,
                 )
-        await self.jobs.update_fields(job.id, audio_duration_s=seconds)
+        # Fenced like every worker write: a superseded try records nothing.
+        await self.jobs.update_owned(job.id, job.generation, audio_duration_s=seconds)
 
 
 class TranscriptionService:

@@ -85,7 +85,9 @@ async def sweep_applications(
 async def sweep_forever(
     bot: Bot, sessions: async_sessionmaker[AsyncSession], settings: Settings, i18n: I18n
 ) -> None:
-    """The bot's background task; one failed round is logged, the next one runs."""
+    """The bot's background task; one failed round is logged, the next one runs.
+    Whatever failed (the database, Telegram, an answer that does not parse, a bug): a
+    task that died here would end reminders and expiry until the next restart."""
     interval = settings.applications.sweep_interval_s
     while True:
         try:

@@ -18,6 +18,8 @@ from bot.telegram.middlewares import (
     DbSessionMiddleware,
     LocaleMiddleware,
     RosterMiddleware,
+    TelegramWrites,
+    TransientRetryMiddleware,
     UpdateContextMiddleware,
 )
 from bot.telegram.moderators import Moderators
@@ -33,6 +35,7 @@ def create_bot(settings: BotSettings, limits: SenderLimits | None = None) -> Bot
         api=TelegramAPIServer.from_base(settings.api_base_url, is_local=settings.api_is_local)
     )
     session.middleware(TelegramSender(limits))
+    session.middleware(TelegramWrites())
     return Bot(
         token=settings.token.get_secret_value(),
         session=session,
@@ -57,6 +60,8 @@ def create_dispatcher(
         moderators=Moderators(deps.settings.moderation, sessions=session_factory),
     )
     dp.update.outer_middleware(UpdateContextMiddleware())
+    # Each try of an update gets its own session (rolled back when it fails).
+    dp.update.outer_middleware(TransientRetryMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, deps))
     dp.update.outer_middleware(LocaleMiddleware(i18n, chosen_languages))
     roster = RosterMiddleware(deps.settings.roster)

@@ -57,6 +57,7 @@ def worker_env(fake_api: FakeBotAPI, settings: Any) -> dict[str, str]:
         "REDIS__QUEUE_NAME": "e2e:a2t",
         "A2T__DEVICE": "cpu",
         "A2T__PROGRESS_INTERVAL_S": "0.3",
+        "A2T__HEARTBEAT_INTERVAL_S": "0.5",
         "A2T__STALE_AFTER_S": "2",
         "A2T__SWEEP_INTERVAL_S": "1",
         "METRICS__ENABLED": "false",
@@ -147,3 +148,42 @@ async def test_worker_without_redis_url_is_one_clear_line(tmp_path: Path) -> Non
     proc = await processes.start("worker", {"BOT__TOKEN": "1:x"}, cwd=tmp_path)
     assert await proc.wait() == 2
     assert proc.output == ["error: REDIS__URL is not set: workers take their jobs from Redis"]
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+async def test_download_errors_retry_or_fail_and_never_log_the_token(
+    feed: Any,
+    fake_api: FakeBotAPI,
+    db: Any,
+    worker_env: dict[str, str],
+    log_format: str,
+) -> None:
+    """The file URL holds the token and aiohttp's errors hold the URL: a 502 is tried
+    again, a 404 says the file is gone, and neither log format shows the token."""
+    from tests.a2t import audio_bytes
+
+    worker = await processes.start(
+        "worker", {**worker_env, "LOG__FORMAT": log_format, "A2T__RETRY_DELAY_S": "0.2"}
+    )
+    try:
+        await worker.wait_for_output("engine ready", timeout=60)
+        fake_api.fail_next_download(502)
+        await feed(voice_note(fake_api, audio_bytes("jfk.ogg"), user=ALICE, chat=CHAT))
+        await fake_api.wait_for_call("editMessageText", _is_transcript, timeout=120)
+        retried = await _job(db, JobStatus.DONE)
+        assert retried.attempts == 2
+
+        fake_api.fail_next_download(404)
+        bob = f.user(id=7302, first_name="Bob")
+        await feed(voice_note(fake_api, audio_bytes("jfk.ogg"), user=bob, chat=f.private_chat(bob)))
+        gone = await _job(db, JobStatus.FAILED, timeout=60)
+        assert gone.error_code == "unavailable"
+        assert (
+            "Telegram no longer has this file."
+            in fake_api.messages[(bob["id"], gone.status_message_id)]["text"]
+        )
+    finally:
+        await worker.terminate()
+    assert "HTTP 502" in worker.text
+    assert fake_api.token not in worker.text
+    assert fake_api.token.split(":")[1] not in worker.text

@@ -317,6 +317,7 @@ class FakeBotAPI:
         self._last_message_id: dict[int, int] = {}
         self._ids = count(1)
         self._faults: dict[str, list[BotAPIError]] = {}
+        self._download_faults: list[int] = []
         self._delays: dict[str, float] = {}
         self._blocked: set[int] = set()
         self._overrides: dict[str, Handler] = {}
@@ -486,6 +487,10 @@ class FakeBotAPI:
         error = BotAPIError(error_code, description, retry_after)
         self._faults.setdefault(method.lower(), []).extend([error] * times)
 
+    def fail_next_download(self, status: int = 502, *, times: int = 1) -> None:
+        """The next ``times`` file downloads (GET /file/...) answer HTTP ``status``."""
+        self._download_faults.extend([status] * times)
+
     def block_chat(self, chat_id: int) -> None:
         self._blocked.add(chat_id)
 
@@ -630,6 +635,9 @@ class FakeBotAPI:
         if request.match_info["token"] != self.token:
             return web.json_response(BotAPIError(401, "Unauthorized").to_json(), status=401)
         path = request.match_info["path"]
+        if self._download_faults:
+            status = self._download_faults.pop(0)
+            return web.json_response(BotAPIError(status, "Fault").to_json(), status=status)
         for stored in self.files.values():
             if stored.file_path == path:
                 self.downloads.append(path)

@@ -35,3 +35,25 @@ def test_json_lines_carry_context_and_mask_stdlib_and_structlog(
     text = json.dumps(lines)
     assert TOKEN not in text
     assert "hunter2" not in text
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_tracebacks_are_masked_in_both_formats(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """aiohttp puts the file URL (with the token) into its errors; a traceback of one,
+    logged by us or by a library through stdlib logging, must not show it."""
+    configure_logging(LogSettings(level="INFO", format=fmt), secrets=[TOKEN])
+    try:
+        try:
+            raise OSError(f"404, url='https://api.telegram.org/file/bot{TOKEN}/voice/1.oga'")
+        except OSError as inner:
+            raise RuntimeError("download failed") from inner
+    except RuntimeError:
+        get_logger("test").exception("job crashed")
+        logging.getLogger("asyncio").exception("Task exception was never retrieved")
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert "download failed" in err
+    assert TOKEN not in err
+    assert "/file/bot***/voice/1.oga" in err

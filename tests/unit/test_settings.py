@@ -128,3 +128,28 @@ def test_fsm_ttl_shorter_than_an_open_application_is_refused(
         load_settings()
     monkeypatch.setenv("REDIS__FSM_TTL_S", str(72 * 3600))
     assert load_settings().redis.fsm_ttl_s == 72 * 3600
+
+
+def test_a_stale_threshold_under_three_heartbeats_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("A2T__HEARTBEAT_INTERVAL_S", "5")
+    monkeypatch.setenv("A2T__STALE_AFTER_S", "12")
+    with pytest.raises(ConfigError, match="A2T__STALE_AFTER_S must be at least 3 x") as excinfo:
+        load_settings()
+    assert "\n" not in str(excinfo.value)
+    monkeypatch.setenv("A2T__STALE_AFTER_S", "15")
+    assert load_settings().a2t.stale_after_s == 15
+
+
+def test_the_default_timings_requeue_a_dead_workers_job_within_20_s() -> None:
+    a2t = Settings(_env_file=None).a2t  # type: ignore[call-arg]
+    assert a2t.stale_after_s + a2t.sweep_interval_s <= 20
+    assert a2t.stale_after_s >= 3 * a2t.heartbeat_interval_s
+
+
+def test_updates_in_flight_follow_the_pool_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB__POOL_SIZE", "7")
+    assert Settings(_env_file=None).concurrent_updates == 7  # type: ignore[call-arg]
+    monkeypatch.setenv("BOT__MAX_CONCURRENT_UPDATES", "3")
+    assert Settings(_env_file=None).concurrent_updates == 3  # type: ignore[call-arg]

@@ -64,6 +64,9 @@ class TranscriptionJob(TimestampMixin, Base):
     # Written by the running worker every few seconds: a stale heartbeat means it died.
     heartbeat_at: Mapped[datetime | None]
     cancel_requested_by: Mapped[int | None] = mapped_column(BigInteger)
+    # The result as the messages to post, split once when the transcript is stored: a
+    # re-run after a crash posts the same parts, whatever time it is now.
+    result_parts: Mapped[list[str] | None] = mapped_column(JsonType)
     # Ids of the result messages already posted: a rerun edits/skips, never re-sends.
     result_message_ids: Mapped[list[int] | None] = mapped_column(JsonType)
     # Set when the transcript was copied from an earlier job of the same file (a
@@ -71,6 +74,9 @@ class TranscriptionJob(TimestampMixin, Base):
     # requester's row, so its buttons act here; no audio was processed, so it costs
     # no minutes. No foreign key: the source may be emptied by /forgetme meanwhile.
     source_job_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The part being sent right now. Set before the send, cleared with its id saved
+    # after it: a re-run that finds it set knows the send may have happened.
+    posting_part: Mapped[int | None] = mapped_column(Integer)
 
     received_at: Mapped[datetime]
     queued_at: Mapped[datetime | None]

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
+from bot.db.errors import is_transient_db_error
 from bot.log import get_logger
 from bot.services import Services
 from bot.services.dto import ChatInfo, UserProfile
@@ -144,6 +145,8 @@ async def _guarded(data: dict[str, Any], what: str, work: Awaitable[None]) -> bo
         async with session.begin_nested():
             await work
     except (SQLAlchemyError, ValidationError) as error:
+        if is_transient_db_error(error):
+            raise  # the connection failed, not the write: the whole update is tried again
         log.warning("roster write failed", what=what, error=str(error))
         return False
     return True

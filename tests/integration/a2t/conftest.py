@@ -21,6 +21,7 @@ from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
 from tests.a2t import WHISPER_BASE
+from worker.audio import DecoderProcess
 from worker.engines import Engine, load_engine
 from worker.pipeline import Pipeline
 
@@ -42,10 +43,20 @@ def base_engine() -> Engine:
 
 A2T_TEST_SETTINGS: dict[str, Any] = {
     "progress_interval_s": 0.2,
+    "heartbeat_interval_s": 0.5,
     "stale_after_s": 2,
     "sweep_interval_s": 1,
+    "retry_delay_s": 0.1,
     "delayed_after_s": 600,
 }
+
+
+@pytest.fixture(scope="session")
+async def decoder() -> AsyncIterator[DecoderProcess]:
+    """The pipeline's decoding child, shared by the tests."""
+    child = DecoderProcess()
+    yield child
+    await child.close()
 
 
 @pytest.fixture
@@ -109,7 +120,11 @@ class Worker:
 
 
 def make_worker(
-    settings: Settings, db: async_sessionmaker[AsyncSession], bot: Bot, engine: Engine
+    settings: Settings,
+    db: async_sessionmaker[AsyncSession],
+    bot: Bot,
+    engine: Engine,
+    decoder: DecoderProcess | None = None,
 ) -> Worker:
     async def provider() -> Engine:
         return engine
@@ -120,12 +135,17 @@ def make_worker(
         bot=bot,
         engine=provider,
         executor=ThreadPoolExecutor(max_workers=1),
+        decoder=decoder,
     )
     return Worker(pipeline, db)
 
 
 @pytest.fixture
 def worker(
-    settings: Settings, db: async_sessionmaker[AsyncSession], bot: Bot, tiny_engine: Engine
+    settings: Settings,
+    db: async_sessionmaker[AsyncSession],
+    bot: Bot,
+    tiny_engine: Engine,
+    decoder: DecoderProcess,
 ) -> Worker:
-    return make_worker(settings, db, bot, tiny_engine)
+    return make_worker(settings, db, bot, tiny_engine, decoder)

@@ -12,7 +12,7 @@ import structlog
 
 from bot.settings import A2TSettings, VoskSettings
 from tests.a2t import JFK_PHRASE, audio_bytes, normalise, references, word_error_rate
-from worker.audio import AudioError, decode
+from worker.audio import AudioError, DecodedAudio, DecoderProcess, decode
 from worker.engines import (
     Engine,
     EngineUnavailableError,
@@ -72,27 +72,35 @@ async def test_should_stop_ends_transcription_between_segments(base_engine: Engi
         base_engine.transcribe(samples, TranscribeOptions(should_stop=lambda: True))
 
 
-DECODERS = pytest.mark.parametrize("in_process", [True, False], ids=["pyav", "ffmpeg-program"])
+DECODERS = pytest.mark.parametrize("mode", ["pyav-child", "pyav", "ffmpeg-program"])
+
+
+async def _decode(data: bytes, mode: str, **limits: float) -> DecodedAudio:
+    if mode != "pyav-child":
+        return await decode(data, in_process=mode == "pyav", **limits)  # type: ignore[arg-type]
+    child = DecoderProcess()
+    try:
+        return await decode(data, child=child, **limits)  # type: ignore[arg-type]
+    finally:
+        await child.close()
 
 
 @DECODERS
 @pytest.mark.parametrize("name", ["truncated.ogg", "not_audio.ogg"])
-async def test_broken_input_is_rejected_by_decoding(name: str, in_process: bool) -> None:
+async def test_broken_input_is_rejected_by_decoding(name: str, mode: str) -> None:
     with pytest.raises(AudioError) as excinfo:
-        await decode(audio_bytes(name), max_seconds=60, timeout_s=30, in_process=in_process)
+        await _decode(audio_bytes(name), mode, max_seconds=60, timeout_s=30)
     assert excinfo.value.code == "unreadable"
 
 
 @DECODERS
-async def test_both_decoders_agree_and_cap_the_duration(in_process: bool) -> None:
-    audio = await decode(
-        audio_bytes("jfk.ogg"), max_seconds=60, timeout_s=30, in_process=in_process
-    )
+async def test_the_decoders_agree_and_cap_the_duration(mode: str) -> None:
+    audio = await _decode(audio_bytes("jfk.ogg"), mode, max_seconds=60, timeout_s=30)
     assert audio.duration == pytest.approx(11.0, abs=0.05)
     assert audio.samples.dtype.name == "float32"
     assert 0.05 < float(abs(audio.samples).max()) < 1.1  # float scale (Opus may overshoot 1.0)
     with pytest.raises(AudioError) as excinfo:
-        await decode(audio_bytes("jfk.ogg"), max_seconds=5, timeout_s=30, in_process=in_process)
+        await _decode(audio_bytes("jfk.ogg"), mode, max_seconds=5, timeout_s=30)
     assert excinfo.value.code == "too_long"
 
 

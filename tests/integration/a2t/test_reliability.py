@@ -3,7 +3,6 @@ back into the queue, a re-run continues posting where the last attempt stopped."
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +16,6 @@ from bot.db.base import utcnow
 from bot.db.enums import JobStatus
 from bot.db.models import TranscriptionJob
 from bot.jobs import ArqJobQueue, TransientJobError, arq_job_id
-from bot.repositories.jobs import JobView
 from tests import factories as f
 from tests.a2t import JFK_PHRASE, audio_bytes, normalise, voice_note
 from tests.fakes import FakeBotAPI
@@ -98,32 +96,82 @@ async def test_sweep_requeues_queued_jobs_the_queue_forgot(
     assert (await worker.job(job.id)).generation == 1
 
 
-async def test_rerun_after_partial_posting_sends_only_what_is_missing(
-    feed: Any, fake_api: FakeBotAPI, worker: Worker, db: Any
+async def test_a_retry_posts_the_parts_split_by_the_first_try(
+    feed: Any, fake_api: FakeBotAPI, worker: Worker, db: Any, settings: Any
 ) -> None:
+    """The footer says "delayed" once the result is late; a retry must not split the
+    transcript again with the longer footer (words would repeat or go missing)."""
     await feed(voice_note(fake_api, audio_bytes("jfk.ogg"), user=ALICE, chat=CHAT))
     job = await worker.job()
-    long_text = " ".join(["word"] * 2500)  # ~12,500 characters: 4 messages
-    view = dataclasses.replace(JobView.of(job), text=long_text, audio_duration_s=600.0)
-    saved: list[list[int]] = []
+    long_text = " ".join(f"w{i}" for i in range(3000))  # ~17,000 characters: 5 messages
+    async with db() as session:  # an earlier try stored this transcript
+        await session.execute(
+            update(TranscriptionJob)
+            .where(TranscriptionJob.id == job.id)
+            .values(text=long_text, language="en", audio_duration_s=900.0)
+        )
+        await session.commit()
+    # Part 2 fails past the sender's own retries: the job is released for a retry.
+    fake_api.fail_next("sendMessage", error_code=502, times=4)
+    with pytest.raises(TransientJobError):
+        await worker.pipeline.run(job.id, job.generation)
+    first = await worker.job(job.id)
+    assert first.status == JobStatus.QUEUED
+    assert first.result_message_ids == [job.status_message_id]
+    assert first.result_parts is not None
+    assert len(first.result_parts) == 5
+    assert "Delayed" not in first.result_parts[-1]
 
-    async def save(ids: list[int]) -> None:
-        saved.append(list(ids))
-
-    fake_api.fail_next("sendMessage", error_code=400, description="Bad Request: boom", times=1)
-    with pytest.raises(Exception, match="boom"):
-        await worker.pipeline.notifier.result(view, False, save)
-    assert saved == [[job.status_message_id]]  # part 1 landed (the edited status message)
-
-    resumed = dataclasses.replace(view, result_message_ids=saved[-1])
-    await worker.pipeline.notifier.result(resumed, False, save)
-    parts = saved[-1]
-    assert len(parts) == 4
-    assert parts[0] == job.status_message_id
+    async with db() as session:  # the retry comes late: now the footer would differ
+        await session.execute(
+            update(TranscriptionJob)
+            .where(TranscriptionJob.id == job.id)
+            .values(received_at=utcnow() - timedelta(hours=2))
+        )
+        await session.commit()
+    await worker.pipeline.run(job.id, job.generation)
+    done = await worker.job(job.id)
+    assert done.status == JobStatus.DONE
+    assert done.result_parts == first.result_parts
+    parts = done.result_message_ids or []
+    assert len(parts) == 5
     texts = [fake_api.messages[(ALICE["id"], mid)]["text"] for mid in parts]
     assert all(len(t) <= 4096 for t in texts)
-    assert " ".join(t.split("\n\n")[0] for t in texts).split() == long_text.split()
-    assert len(fake_api.calls_of("sendMessage")) == 1 + 3 + 1  # status, parts, failed try
+    words = " ".join(texts).split()
+    assert [w for w in words if w.startswith("w")] == long_text.split()  # each word once
+    assert len(fake_api.calls_of("sendMessage")) == 1 + 4 + 4  # status, parts 2-5, failures
+
+
+async def test_a_part_whose_send_was_not_recorded_is_sent_again(
+    feed: Any, fake_api: FakeBotAPI, worker: Worker, db: Any, capsys: Any
+) -> None:
+    """Died between Telegram taking part 2 and saving its id: the re-run cannot know
+    whether part 2 exists, so it sends it again (twice at worst, never missing)."""
+    await feed(voice_note(fake_api, audio_bytes("jfk.ogg"), user=ALICE, chat=CHAT))
+    job = await worker.job()
+    parts = ["part one", "part two", "part three"]
+    async with db() as session:
+        await session.execute(
+            update(TranscriptionJob)
+            .where(TranscriptionJob.id == job.id)
+            .values(
+                text="part one part two part three",
+                result_parts=parts,
+                result_message_ids=[job.status_message_id],
+                posting_part=1,
+                status=JobStatus.RUNNING,
+                heartbeat_at=utcnow() - timedelta(minutes=5),
+            )
+        )
+        await session.commit()
+    fake_api.messages[(ALICE["id"], job.status_message_id)]["text"] = "part one"
+    await worker.pipeline.run(job.id, job.generation)
+    done = await worker.job(job.id)
+    assert done.status == JobStatus.DONE
+    assert done.posting_part is None
+    texts = [fake_api.messages[(ALICE["id"], mid)]["text"] for mid in done.result_message_ids]
+    assert texts == parts
+    assert "result part may have been sent by a run that died" in capsys.readouterr().out
 
 
 async def test_late_results_are_marked_delayed(

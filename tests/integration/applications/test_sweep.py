@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -126,3 +127,50 @@ async def test_a_card_that_could_not_be_sent_is_posted_by_the_sweep(
     card = flow.card(app)
     assert "Application #" in card["text"]
     assert card["reply_markup"]["inline_keyboard"]
+
+
+async def test_the_sweep_task_logs_a_failed_round_and_goes_on(
+    flow: Flow,
+    fake_api: FakeBotAPI,
+    bot: Bot,
+    db: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    capsys: Any,
+) -> None:
+    """A round that fails on an error nobody listed (here: an answer from the Bot API
+    that does not parse) is logged; the task lives on and the next round runs."""
+    from sqlalchemy import update
+
+    from bot.db.base import utcnow
+    from bot.db.models import Application
+    from bot.telegram.application_sweep import sweep_forever
+
+    quick = settings.model_copy(
+        update={"applications": settings.applications.model_copy(update={"sweep_interval_s": 1})}
+    )
+
+    async def waiting_a_day(user: dict[str, Any]) -> None:
+        app = await flow.apply_and_submit(user)
+        async with db() as session:
+            await session.execute(
+                update(Application)
+                .where(Application.id == app.id)
+                .values(submitted_at=utcnow() - timedelta(hours=25))
+            )
+            await session.commit()
+
+    await waiting_a_day(f.user(id=7511, first_name="Ira"))
+    fake_api.set_handler("sendMessage", lambda call: "not a message")  # unparseable
+    sweeper = asyncio.create_task(sweep_forever(bot, db, quick, I18N))
+    try:
+        async with asyncio.timeout(30):
+            while "applications sweep failed" not in capsys.readouterr().out:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        assert not sweeper.done()
+        fake_api.set_handler("sendMessage", fake_api._send_message)
+        await waiting_a_day(f.user(id=7512, first_name="Jon"))
+        await fake_api.wait_for_call(
+            "sendMessage", lambda c: "from Jon, waiting 25 h" in c.params["text"], timeout=30
+        )
+    finally:
+        sweeper.cancel()
