@@ -449,7 +449,7 @@ def jobs_requeue(ops: Ops, job_id: int, force: bool, as_json: bool) -> None:
         f"enqueued in {settings.redis.queue_name}"
         if done.enqueued
         else "no REDIS__URL: the bot's sweep runs it within about "
-        f"{settings.a2t.stale_after_s + settings.a2t.sweep_interval_s} s"
+        f"{settings.a2t.stale_after_s + settings.a2t.sweep_interval_s:g} s"
     )
     click.echo(
         f"job {job_id} requeued (was {done.previous}, now generation {done.generation}); {where}"

@@ -94,11 +94,11 @@ async def sweep_forever(
             await sweep_applications(bot, sessions, settings, i18n)
         except (SQLAlchemyError, TelegramAPIError, OSError) as exc:
             metrics.BACKGROUND_RUNS.labels("applications_sweep", "error").inc()
-            log.warning("applications sweep failed", error=repr(exc))
+            log.warning("applications sweep failed; trying again next round", error=repr(exc))
         except Exception:
             # A bug must not end the sweep for good (the task would die silently).
             metrics.BACKGROUND_RUNS.labels("applications_sweep", "error").inc()
-            log.exception("applications sweep crashed; trying again next round")
+            log.exception("applications sweep failed (unexpected); trying again next round")
         else:
             metrics.BACKGROUND_RUNS.labels("applications_sweep", "ok").inc()
         await asyncio.sleep(interval)

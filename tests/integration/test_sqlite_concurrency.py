@@ -136,18 +136,25 @@ async def test_an_update_that_met_a_busy_database_is_handled_again(
     sessions = create_session_factory(engine)
     dp = create_dispatcher(AppDeps(make_settings(sqlite_url)), sessions)
     other = sqlite3.connect(sqlite_url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process writing, for a while
-    loop = asyncio.get_running_loop()
-    loop.call_later(0.6, other.execute, "COMMIT")
+    other.execute("BEGIN IMMEDIATE")  # another process writing, until the first try failed
     alice = f.user(id=61_001, first_name="Alice")
     update = f.message_update(f.message("/start", from_user=alice))
     fake_api.observe(update)
+    out = ""
     try:
-        await dp.feed_raw_update(bot, update)
+        handling = asyncio.create_task(dp.feed_raw_update(bot, update))
+        # The lock is released once the first try gave up, not after a fixed time: on a
+        # slow machine the first try may start only after any fixed delay has passed.
+        async with asyncio.timeout(30):
+            while "handling it again" not in out and not handling.done():
+                await asyncio.sleep(0.02)
+                out += capsys.readouterr().out
+        other.execute("COMMIT")
+        await handling
     finally:
         other.close()
         await engine.dispose()
-    out = capsys.readouterr().out
+    out += capsys.readouterr().out
     assert "update hit a transient database error; handling it again" in out
     assert "update failed" not in out
     answers = fake_api.calls_of("sendMessage")
