@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
 from aiogram import html
 from aiogram.types import (
-    BufferedInputFile,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -181,10 +184,12 @@ def csv_cell(value: object) -> str:
     return _TRIGGER.sub(r"\1\2'", text)
 
 
-def members_csv(rows: list[MemberRow]) -> BufferedInputFile:
+def members_csv_text(rows: Iterable[MemberRow], *, header: bool = True) -> str:
+    """Rows as CSV lines (every field quoted and inert), the column names first."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
-    writer.writerow(CSV_COLUMNS)
+    if header:
+        writer.writerow(CSV_COLUMNS)
     for r in rows:
         writer.writerow(
             csv_cell(value)
@@ -205,8 +210,28 @@ def members_csv(rows: list[MemberRow]) -> BufferedInputFile:
                 num(r.karma),
             )
         )
+    return buffer.getvalue()
+
+
+@asynccontextmanager
+async def members_csv(
+    batches: AsyncIterable[Sequence[MemberRow]],
+) -> AsyncIterator[tuple[FSInputFile, int]]:
+    """The export as a CSV document, and how many rows it has. Written to a temporary
+    file a batch at a time, so that memory holds one batch whatever the roster's size
+    (the upload reads the file in chunks too); the file is removed on exit. A batch's
+    write goes to the page cache: too short to be worth a thread."""
     # utf-8-sig: spreadsheets open non-Latin names correctly.
-    return BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename="members.csv")
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8-sig", newline="", prefix="members-", suffix=".csv"
+    ) as file:
+        file.write(members_csv_text((), header=True))
+        rows = 0
+        async for batch in batches:
+            file.write(members_csv_text(batch, header=False))
+            rows += len(batch)
+        file.flush()
+        yield FSInputFile(file.name, filename="members.csv"), rows
 
 
 def export_caption(count: int, flt: MemberFilter) -> str:
