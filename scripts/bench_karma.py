@@ -323,7 +323,8 @@ async def end_to_end(
     together; the rate is all their votes over the span from the first start to the
     last end."""
     if processes == 1:
-        run = await replica(url, 0, work, breakdown=breakdown)
+        # The breakdown is a closed-loop measure: not taken in the open loop.
+        run = await replica(url, 0, work, breakdown=None if work.rate else breakdown)
     else:
         context = multiprocessing.get_context("spawn")
         barrier, results = context.Barrier(processes), context.Queue()
@@ -525,7 +526,8 @@ def main_open_loop(args: argparse.Namespace, rates: list[float]) -> int:
             ("  loadavg before / after", f"{m['load_before']} / {m['load_after']}", "", ""),
         ]
     title = (
-        f"Karma, open loop: {args.duration:.0f} s per rate, {args.processes} bot processes, "
+        f"Karma, open loop: {args.duration:.0f} s per rate, {args.processes} bot process"
+        f"{'es' if args.processes > 1 else ''}, "
         f"{args.voters} known voters on {args.targets} members' messages"
     )
     print_table(title, rows)
