@@ -169,6 +169,7 @@ CSV_COLUMNS = (
 # a leading ' as text, or hide it). Every field is quoted as well. Numbers the bot
 # formats itself (ids, karma like -3.5) stay numbers: a plain number is no formula.
 _TRIGGER = re.compile(r"(^|[,;\t|\r\n])([ \u00a0]*)(?=[=+\-@\t\r])")
+_TRIGGER_CHAR = re.compile(r"[=+\-@\t\r]")  # a text without one has nothing to neutralise
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
@@ -179,9 +180,31 @@ def csv_cell(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value)
-    if _NUMBER.fullmatch(text):
+    if not _TRIGGER_CHAR.search(text) or _NUMBER.fullmatch(text):
         return text
     return _TRIGGER.sub(r"\1\2'", text)
+
+
+def _csv_fields(r: MemberRow) -> tuple[str, ...]:
+    # Only the texts members choose can hold a formula; ids, flags, enum values, ISO
+    # dates and karma (a plain number) are written as csv_cell would leave them.
+    cell = csv_cell
+    return (
+        str(r.user_id),
+        cell(r.username),
+        cell(r.first_name),
+        cell(r.last_name),
+        cell(r.language),
+        cell(r.language_code),
+        "1" if r.is_bot else "0",
+        "" if r.is_premium is None else str(int(r.is_premium)),
+        r.role.value,
+        r.status.value,
+        "" if r.joined_at is None else r.joined_at.isoformat(),
+        "" if r.left_at is None else r.left_at.isoformat(),
+        "" if r.last_seen_at is None else r.last_seen_at.isoformat(),
+        num(r.karma),
+    )
 
 
 def members_csv_text(rows: Iterable[MemberRow], *, header: bool = True) -> str:
@@ -190,26 +213,7 @@ def members_csv_text(rows: Iterable[MemberRow], *, header: bool = True) -> str:
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     if header:
         writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            csv_cell(value)
-            for value in (
-                r.user_id,
-                r.username,
-                r.first_name,
-                r.last_name,
-                r.language,
-                r.language_code,
-                int(r.is_bot),
-                None if r.is_premium is None else int(r.is_premium),
-                r.role.value,
-                r.status.value,
-                r.joined_at,
-                r.left_at,
-                r.last_seen_at,
-                num(r.karma),
-            )
-        )
+    writer.writerows(map(_csv_fields, rows))
     return buffer.getvalue()
 
 
