@@ -10,6 +10,10 @@ may create it without being a superuser. Where it cannot be created (not install
 privilege), the trigram indexes are left out with a warning: the search still works,
 by scanning, as before.
 
+The indexes are built in the migration's transaction (not CONCURRENTLY): a few seconds
+at 100,000 users, during which writes to users wait; the release's migrate step runs
+before the bots start.
+
 SQLite gets only the plain index on memberships (chat, role, status), which /members
 role filters count from; its LIKE on lower() uses no index either way.
 
