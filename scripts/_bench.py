@@ -71,9 +71,23 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def p95(values: Sequence[float]) -> float:
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile (`fraction` 0.95: p95)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def p95(values: Sequence[float]) -> float:
+    return percentile(values, 0.95)
+
+
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages, as /proc/loadavg has them ("?" elsewhere):
+    on a shared machine, the load beside a figure says how far to trust it."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def median(values: Sequence[float]) -> float:

@@ -3,6 +3,7 @@
     uv run python -m scripts.bench_karma [--votes 8000] [--voters 2000] [--targets 64]
                                          [--processes 2] [--concurrency 32]
                                          [--events 100000]
+    uv run python -m scripts.bench_karma --rate 100,300 [--duration 20] [--processes 2]
 
 The production shape on one machine: fake Bot API on loopback -> real dispatcher
 (every middleware, every router) -> KarmaService -> PostgreSQL on a scratch database.
@@ -18,6 +19,12 @@ The production shape on one machine: fake Bot API on loopback -> real dispatcher
   runs them behind one webhook) on the same database and chat, votes, voters and the
   in-flight count split between them, started together; votes/s over the whole span.
   --processes 1 adds a breakdown (updates no handler takes, bare sendMessage calls).
+* --rate 100,300 (open loop, instead of all the rest): votes arrive at each fixed rate
+  for --duration s, whether or not the bot keeps up, as members' votes do; the bot runs
+  on the production defaults (DB pool, updates in hand bounded as polling and the
+  webhook bound them); p50/p95/p99 from a vote's arrival to its reply sent, a wait for
+  a slot included; a fresh database per rate; the load average before and after.
+  Writes bench-results/karma_open_loop.json. Target (issue 15): p95 <= 50 ms at 300/s.
 * service only: as many KarmaService.vote calls without aiogram and HTTP
 * /top: the leaderboard queries (week, month, all, and the caller's own rank) over
   100,000 seeded events
@@ -54,8 +61,10 @@ from bot.settings import LogSettings, Settings
 from bot.telegram.dispatcher import create_bot, create_dispatcher
 from bot.telegram.sender import SenderLimits
 from scripts._bench import (
+    loadavg,
     median,
     p95,
+    percentile,
     postgres_cpu_s,
     print_table,
     scratch_database,
@@ -68,21 +77,32 @@ GROUP = f.group_chat(id=-1_009_000_000_001, title="Bench Group")
 WARMUP = 100  # warm-up votes per process
 MAX_VOTES = 1_000_000  # voter ids of each process lie in their own range
 TARGET_VOTES_S = 500.0
+TARGET_OPEN_P95_MS = 50.0  # issue 15: p95 update -> reply at 300 votes/s arriving
 UNLIMITED = SenderLimits(global_per_s=1e9, group_per_s=1e9, group_burst=1e9)
 
 
 @dataclass(frozen=True)
 class Workload:
     votes: int
-    concurrency: int  # votes in flight
+    concurrency: int  # votes in flight (closed loop)
     voters: int  # 0: every vote from a new voter; N: N known members in turn
     targets: int  # members whose messages are voted on
+    # Open loop: votes arrive at this many a second whatever the bot's progress (0:
+    # closed loop, `concurrency` always in flight); the first arrives `offset_s` late.
+    rate: float = 0.0
+    offset_s: float = 0.0
 
     def share(self, processes: int, index: int) -> Workload:
-        """This replica's part when `processes` of them split the work."""
+        """This replica's part when `processes` of them split the work. In the open loop
+        each replica takes every processes-th arrival: the same rate, interleaved."""
         votes = self.votes // processes + (index < self.votes % processes)
         return Workload(
-            votes, max(1, self.concurrency // processes), self.voters // processes, self.targets
+            votes,
+            max(1, self.concurrency // processes),
+            self.voters // processes,
+            self.targets,
+            self.rate / processes,
+            index / self.rate if self.rate else 0.0,
         )
 
 
@@ -113,6 +133,35 @@ async def run_concurrently(jobs: list[Callable[[], Awaitable[Any]]], concurrency
     started_at, started = time.time(), time.perf_counter()
     await asyncio.gather(*(one(job) for job in jobs))
     return Run(time.perf_counter() - started, latencies, started_at, time.time())
+
+
+async def run_open_loop(
+    jobs: list[Callable[[], Awaitable[Any]]], rate: float, limit: int, offset_s: float = 0.0
+) -> Run:
+    """Job n arrives at start + offset_s + n / rate, whether or not the ones before are
+    done, as members' votes do; at most `limit` run at once (the bot's bound on updates
+    in hand, BOT__MAX_CONCURRENT_UPDATES), the others wait for a slot. A latency runs
+    from the arrival, not from the start of the call: a vote that waited for a slot, or
+    was started late because the event loop was busy, counts its wait."""
+    slots = asyncio.Semaphore(limit)
+    latencies: list[float] = []
+    clock = time.perf_counter
+
+    async def one(job: Callable[[], Awaitable[Any]], due: float) -> None:
+        async with slots:
+            await job()
+        latencies.append(clock() - due)
+
+    started_at, started = time.time(), clock()
+    first = started + offset_s
+    tasks = []
+    for n, job in enumerate(jobs):
+        due = first + n / rate
+        if (delay := due - clock()) > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(job, due)))
+    await asyncio.gather(*tasks)
+    return Run(clock() - started, latencies, started_at, time.time())
 
 
 def voter(first_voter: int, n: int) -> dict[str, Any]:
@@ -162,11 +211,16 @@ async def replica(
     votes come from that many members who each said hello in the chat first (known to
     the bot, as a chat's members are)."""
     votes, concurrency, voters = work.votes, work.concurrency, work.voters
+    # The open loop runs on the production defaults (pool, updates in hand): latency as
+    # members would feel it from a bot deployed as documented.
+    db: dict[str, Any] = {"url": url, "migrate_on_start": False}
+    if not work.rate:
+        db["pool_size"] = concurrency
     async with FakeBotAPI() as api:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             bot={"token": api.token, "api_base_url": api.base_url},
-            db={"url": url, "migrate_on_start": False, "pool_size": concurrency},
+            db=db,
             metrics={"enabled": False},
             log={"level": "WARNING"},
         )
@@ -207,9 +261,13 @@ async def replica(
             if ready is not None:
                 await asyncio.to_thread(ready)
             cpu, pg_cpu = time.process_time(), postgres_cpu_s()
-            run = await run_concurrently(
-                [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in updates], concurrency
-            )
+            jobs = [lambda u=u: dispatcher.feed_raw_update(bot, u) for u in updates]
+            if work.rate:
+                run = await run_open_loop(
+                    jobs, work.rate, settings.concurrent_updates, work.offset_s
+                )
+            else:
+                run = await run_concurrently(jobs, concurrency)
             run.cpu_s = time.process_time() - cpu
             pg_cpu_after = postgres_cpu_s()
             if pg_cpu is not None and pg_cpu_after is not None:
@@ -265,7 +323,8 @@ async def end_to_end(
     together; the rate is all their votes over the span from the first start to the
     last end."""
     if processes == 1:
-        run = await replica(url, 0, work, breakdown=breakdown)
+        # The breakdown is a closed-loop measure: not taken in the open loop.
+        run = await replica(url, 0, work, breakdown=None if work.rate else breakdown)
     else:
         context = multiprocessing.get_context("spawn")
         barrier, results = context.Barrier(processes), context.Queue()
@@ -410,6 +469,82 @@ def _per_vote_ms(cpu_s: float | None, run: Run) -> float | None:
     return None if cpu_s is None else cpu_s / len(run.latencies) * 1000.0
 
 
+async def open_loop(work: Workload, processes: int) -> dict[str, Any]:
+    """One open-loop run on a fresh database (so that no vote meets the cooldown of an
+    earlier run's), with the machine's load average before it and after."""
+    async with scratch_database("bench_karma") as url:
+        load_before = loadavg()
+        run, _, _ = await end_to_end(url, work, processes, {})
+        return {"run": run, "load_before": load_before, "load_after": loadavg()}
+
+
+def main_open_loop(args: argparse.Namespace, rates: list[float]) -> int:
+    """Latency as members feel it: votes arriving at each fixed rate for --duration s."""
+    ms, results, rows, met = 1000.0, [], [], True
+    for rate in rates:
+        votes = round(rate * args.duration)
+        work = Workload(votes, args.concurrency, args.voters, args.targets, rate)
+        m = asyncio.run(open_loop(work, args.processes))
+        run: Run = m["run"]
+        lat = run.latencies
+        figures = {
+            "rate": rate,
+            "votes": votes,
+            "answered_per_s": run.rate,
+            "p50_ms": median(lat) * ms,
+            "p95_ms": p95(lat) * ms,
+            "p99_ms": percentile(lat, 0.99) * ms,
+            "max_ms": max(lat) * ms,
+            "bot_cpu_ms_per_vote": _per_vote_ms(run.cpu_s, run),
+            "postgres_cpu_ms_per_vote": _per_vote_ms(run.pg_cpu_s, run),
+            "loadavg_before": m["load_before"],
+            "loadavg_after": m["load_after"],
+        }
+        results.append(figures)
+        ok = figures["p95_ms"] <= TARGET_OPEN_P95_MS
+        met = met and ok
+        rows += [
+            (f"{rate:.0f} votes/s arriving ({votes})", f"{run.rate:.0f} answered/s", "", ""),
+            (
+                "  p50 / p95 / p99 / max",
+                f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f} / "
+                f"{figures['p99_ms']:.1f} / {figures['max_ms']:.1f} ms",
+                f"p95 <= {TARGET_OPEN_P95_MS:.0f} ms",
+                "yes" if ok else "NO",
+            ),
+            (
+                "  CPU per vote: bot / PostgreSQL",
+                f"{figures['bot_cpu_ms_per_vote']:.2f} / "
+                + (
+                    "n/a"
+                    if figures["postgres_cpu_ms_per_vote"] is None
+                    else f"{figures['postgres_cpu_ms_per_vote']:.2f} ms"
+                ),
+                "",
+                "",
+            ),
+            ("  loadavg before / after", f"{m['load_before']} / {m['load_after']}", "", ""),
+        ]
+    title = (
+        f"Karma, open loop: {args.duration:.0f} s per rate, {args.processes} bot process"
+        f"{'es' if args.processes > 1 else ''}, "
+        f"{args.voters} known voters on {args.targets} members' messages"
+    )
+    print_table(title, rows)
+    path = write_results(
+        "karma_open_loop",
+        {
+            "duration_s": args.duration,
+            "processes": args.processes,
+            "known_voters": args.voters,
+            "targets": args.targets,
+            "rates": results,
+        },
+    )
+    print(f"\nwrote {path}")
+    return 0 if met else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=8000)
@@ -431,15 +566,33 @@ def main() -> int:
     parser.add_argument(
         "--targets", type=int, default=64, help="members whose messages are voted on"
     )
+    parser.add_argument(
+        "--rate",
+        default="",
+        help="open loop instead: votes arriving at these fixed rates (votes/s, comma-"
+        "separated, e.g. 100,300), each for --duration s, on the production defaults "
+        "for the pool and updates in hand; p50/p95/p99 from arrival to reply",
+    )
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per --rate")
     args = parser.parse_args()
-    if args.voters and args.votes > args.voters * min(args.targets, 20):
+    try:
+        rates = [float(r) for r in args.rate.split(",") if r.strip()]
+    except ValueError:
+        parser.error("--rate takes numbers, e.g. 100,300")
+    if any(r <= 0 for r in rates):
+        parser.error("--rate takes positive rates")
+    most = max([round(r * args.duration) for r in rates] or [args.votes])
+    if args.voters and most > args.voters * min(args.targets, 20):
         parser.error(
-            "--votes must be at most min(--targets, 20) x --voters: each voter votes once "
-            "per target (cooldown) and at most 20 times a day (KARMA__DAILY_QUOTA)"
+            "--votes (or --rate x --duration) must be at most min(--targets, 20) x --voters: "
+            "each voter votes once per target (cooldown) and at most 20 times a day "
+            "(KARMA__DAILY_QUOTA)"
         )
-    work = Workload(args.votes, args.concurrency, args.voters, args.targets)
     # As in production, minus the INFO lines: the table is the output here.
     configure_logging(LogSettings(level="WARNING", format="json"))
+    if rates:
+        return main_open_loop(args, rates)
+    work = Workload(args.votes, args.concurrency, args.voters, args.targets)
     m = asyncio.run(measure(work, args.events, args.processes))
     e2e, service, top = m["e2e"], m["service"], m["top"]
     ms = 1000.0

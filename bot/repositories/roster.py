@@ -5,10 +5,22 @@ bot first saw the member in the chat; never NULL, unlike joined_at, which is unk
 members who joined before the bot). A page is found from the previous page's edge row
 (the keyset cursor, a row-value comparison), never with OFFSET, so page 500 costs what
 page 1 costs; the index `ix_memberships_chat_created_user` serves that order.
+
+The search (`q=`) looks for a term of 3 characters or more anywhere in "first last" or
+the username, and for a shorter term at the start of the first name, the last name or
+the username: "q=an" finds Anna and Andreev, not Dana. Trigram indexes serve the first
+and b-trees the second (PostgreSQL, migration b7c4e91a2d30); a one- or two-letter
+substring would match most of the roster and no index can find it faster than reading
+every user, which at 100,000 members takes longer than a page should.
+
+The count joins only the tables its filter reads: a membership has exactly one user
+and at most one karma total, so the joins cannot change it, and without them counting
+a large roster reads one index instead of three tables.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,6 +35,7 @@ if TYPE_CHECKING:  # a DTO of the services layer; importing it here would be cir
     from bot.services.member_filter import MemberFilter
 
 Direction = Literal["next", "prev"]
+SHORT_TERM = 3  # search terms shorter than this match the start of a name
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +88,30 @@ def _karma() -> ColumnElement[float]:
     return func.coalesce(KarmaTotal.karma, 0.0)
 
 
-def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _escaped(text: str) -> str:
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search(term: str) -> ColumnElement[bool]:
+    if len(term) < SHORT_TERM:
+        prefix = f"{_escaped(term)}%"
+        columns: tuple[Any, ...] = (User.first_name, User.last_name, User.username)
+        return or_(*(func.lower(c).like(prefix, escape="\\") for c in columns))
+    # "first last" holds the first and the last name, so it finds either.
+    anywhere = f"%{_escaped(term)}%"
+    return or_(
+        User.search_name().like(anywhere, escape="\\"),
+        func.lower(User.username).like(anywhere, escape="\\"),
+    )
+
+
+def _reads_user(flt: MemberFilter) -> bool:
+    return bool(flt.languages or flt.query)
+
+
+def _reads_karma(flt: MemberFilter) -> bool:
+    bounds = (flt.karma_ge, flt.karma_gt, flt.karma_le, flt.karma_lt)
+    return any(bound is not None for bound in bounds)
 
 
 def _day_start(day: Any) -> datetime:
@@ -88,21 +122,22 @@ class RosterRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _select(self, chat_id: int, flt: MemberFilter, *columns: Any) -> Select[Any]:
-        stmt = (
-            select(*columns)
-            .select_from(Membership)
-            .join(User, User.id == Membership.user_id)
-            .outerjoin(
+    def _select(
+        self, chat_id: int, flt: MemberFilter, *columns: Any, every_join: bool = True
+    ) -> Select[Any]:
+        """`every_join` False: only the joins the filter reads (for a count)."""
+        stmt = select(*columns).select_from(Membership)
+        if every_join or _reads_user(flt):
+            stmt = stmt.join(User, User.id == Membership.user_id)
+        if every_join or _reads_karma(flt):
+            stmt = stmt.outerjoin(
                 KarmaTotal,
                 and_(
                     KarmaTotal.chat_id == Membership.chat_id,
                     KarmaTotal.user_id == Membership.user_id,
                 ),
             )
-            .where(Membership.chat_id == chat_id)
-        )
-        return stmt.where(*self._conditions(flt))
+        return stmt.where(Membership.chat_id == chat_id, *self._conditions(flt))
 
     @staticmethod
     def _conditions(flt: MemberFilter) -> list[ColumnElement[bool]]:
@@ -128,16 +163,7 @@ class RosterRepository:
         if flt.karma_lt is not None:
             where.append(karma < flt.karma_lt)
         if flt.query:
-            pattern = _like(flt.query)
-            full = User.first_name + " " + func.coalesce(User.last_name, "")
-            where.append(
-                or_(
-                    *(
-                        func.lower(column).like(pattern, escape="\\")
-                        for column in (User.first_name, User.last_name, User.username, full)
-                    )
-                )
-            )
+            where.append(_search(flt.query))
         return where
 
     def _rows(self, chat_id: int, flt: MemberFilter) -> Select[Any]:
@@ -162,7 +188,8 @@ class RosterRepository:
         )
 
     async def count(self, chat_id: int, flt: MemberFilter) -> int:
-        return int(await self.session.scalar(self._select(chat_id, flt, func.count())) or 0)
+        stmt = self._select(chat_id, flt, func.count(), every_join=False)
+        return int(await self.session.scalar(stmt) or 0)
 
     async def page(
         self,
@@ -190,16 +217,18 @@ class RosterRepository:
             return MemberPage(rows[::-1], has_prev=more, has_next=True)
         return MemberPage(rows, has_prev=cursor is not None, has_next=more)
 
-    async def export(
+    async def stream(
         self, chat_id: int, flt: MemberFilter, max_rows: int, batch: int = 1000
-    ) -> list[MemberRow]:
-        """Every matching member in page order (at most `max_rows`), read in keyset batches."""
-        rows: list[MemberRow] = []
-        cursor: MemberCursor | None = None
-        while len(rows) < max_rows:
-            page = await self.page(chat_id, flt, cursor, "next", min(batch, max_rows - len(rows)))
-            rows.extend(page.rows)
-            if not page.has_next or not page.rows:
-                break
-            cursor = page.rows[-1].cursor
-        return rows
+    ) -> AsyncIterator[list[MemberRow]]:
+        """Every matching member in page order (at most `max_rows`), `batch` rows at a
+        time from one server-side cursor: memory holds one batch, whatever the roster's
+        size. The session's transaction stays open until the last batch is read."""
+        stmt = (
+            self._rows(chat_id, flt)
+            .order_by(Membership.created_at.desc(), Membership.user_id.desc())
+            .limit(max_rows)
+            .execution_options(yield_per=batch)
+        )
+        result = await self.session.stream(stmt)
+        async for rows in result.partitions():
+            yield [MemberRow(*row) for row in rows]

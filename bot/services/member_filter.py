@@ -7,7 +7,9 @@ Terms are separated by spaces (quote a value that has spaces); every key may app
 `joined` and `karma` once per direction. Dates are UTC days: `joined>2026-01-01` means
 from 2026-01-02 00:00 on. `lang` is the language the member reads (their /language choice,
 else Telegram's language_code), matched on the primary subtag. `q` searches first name,
-last name and username, case-insensitively. Members with no karma count as 0.
+last name and username, case-insensitively: a term of 3 characters or more anywhere in
+them, a shorter one at the start of one of them (`q=an` finds Anna, not Dana). Members
+with no karma count as 0.
 
 `MemberFilter.canonical()` writes the filter back in this language (shown on every page,
 and read back from it when a page button is pressed), so parse(canonical()) == filter.

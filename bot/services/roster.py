@@ -7,6 +7,7 @@ throttled by the Telegram layer. `/members` reads go through `RosterRepository`.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Literal
 
@@ -183,9 +184,13 @@ class RosterService:
             chat_id, flt, cursor, direction, self.settings.roster.page_size
         )
 
-    async def export_members(self, flt: MemberFilter) -> list[MemberRow]:
+    async def export_members(self, flt: MemberFilter) -> AsyncIterator[list[MemberRow]]:
+        """Every matching member in page order, a batch at a time (read as they are
+        consumed: the caller writes each one out before the next is read)."""
         chat_id = self.community_chat_id()
         assert self.settings is not None
-        rows = await self.members.export(chat_id, flt, self.settings.roster.export_max_rows)
-        log.info("roster export", rows=len(rows), filter=flt.canonical())
-        return rows
+        rows = 0
+        async for batch in self.members.stream(chat_id, flt, self.settings.roster.export_max_rows):
+            rows += len(batch)
+            yield batch
+        log.info("roster export", rows=rows, filter=flt.canonical())

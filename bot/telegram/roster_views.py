@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
 from aiogram import html
 from aiogram.types import (
-    BufferedInputFile,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -166,6 +169,7 @@ CSV_COLUMNS = (
 # a leading ' as text, or hide it). Every field is quoted as well. Numbers the bot
 # formats itself (ids, karma like -3.5) stay numbers: a plain number is no formula.
 _TRIGGER = re.compile(r"(^|[,;\t|\r\n])([ \u00a0]*)(?=[=+\-@\t\r])")
+_TRIGGER_CHAR = re.compile(r"[=+\-@\t\r]")  # a text without one has nothing to neutralise
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
@@ -176,37 +180,62 @@ def csv_cell(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value)
-    if _NUMBER.fullmatch(text):
+    if not _TRIGGER_CHAR.search(text) or _NUMBER.fullmatch(text):
         return text
     return _TRIGGER.sub(r"\1\2'", text)
 
 
-def members_csv(rows: list[MemberRow]) -> BufferedInputFile:
+def _csv_fields(r: MemberRow) -> tuple[str, ...]:
+    # Only the texts members choose can hold a formula; ids, flags, enum values, ISO
+    # dates and karma (a plain number) are written as csv_cell would leave them.
+    cell = csv_cell
+    return (
+        str(r.user_id),
+        cell(r.username),
+        cell(r.first_name),
+        cell(r.last_name),
+        cell(r.language),
+        cell(r.language_code),
+        "1" if r.is_bot else "0",
+        "" if r.is_premium is None else str(int(r.is_premium)),
+        r.role.value,
+        r.status.value,
+        "" if r.joined_at is None else r.joined_at.isoformat(),
+        "" if r.left_at is None else r.left_at.isoformat(),
+        "" if r.last_seen_at is None else r.last_seen_at.isoformat(),
+        num(r.karma),
+    )
+
+
+def members_csv_text(rows: Iterable[MemberRow], *, header: bool = True) -> str:
+    """Rows as CSV lines (every field quoted and inert), the column names first."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            csv_cell(value)
-            for value in (
-                r.user_id,
-                r.username,
-                r.first_name,
-                r.last_name,
-                r.language,
-                r.language_code,
-                int(r.is_bot),
-                None if r.is_premium is None else int(r.is_premium),
-                r.role.value,
-                r.status.value,
-                r.joined_at,
-                r.left_at,
-                r.last_seen_at,
-                num(r.karma),
-            )
-        )
+    if header:
+        writer.writerow(CSV_COLUMNS)
+    writer.writerows(map(_csv_fields, rows))
+    return buffer.getvalue()
+
+
+@asynccontextmanager
+async def members_csv(
+    batches: AsyncIterable[Sequence[MemberRow]],
+) -> AsyncIterator[tuple[FSInputFile, int]]:
+    """The export as a CSV document, and how many rows it has. Written to a temporary
+    file a batch at a time, so that memory holds one batch whatever the roster's size
+    (the upload reads the file in chunks too); the file is removed on exit. A batch's
+    write goes to the page cache: too short to be worth a thread."""
     # utf-8-sig: spreadsheets open non-Latin names correctly.
-    return BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename="members.csv")
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8-sig", newline="", prefix="members-", suffix=".csv"
+    ) as file:
+        file.write(members_csv_text((), header=True))
+        rows = 0
+        async for batch in batches:
+            file.write(members_csv_text(batch, header=False))
+            rows += len(batch)
+        file.flush()
+        yield FSInputFile(file.name, filename="members.csv"), rows
 
 
 def export_caption(count: int, flt: MemberFilter) -> str:

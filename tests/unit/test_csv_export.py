@@ -13,7 +13,7 @@ import pytest
 
 from bot.db.enums import MemberRole, MemberStatus
 from bot.repositories.roster import MemberRow
-from bot.telegram.roster_views import csv_cell, members_csv
+from bot.telegram.roster_views import csv_cell, members_csv_text
 
 TRIGGERS = "=+-@\t\r"
 
@@ -68,7 +68,7 @@ def _row(first_name: str, last_name: str | None, username: str | None) -> Member
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_no_cell_starts_a_formula_whatever_a_spreadsheet_splits_on(delimiter: str) -> None:
     rows = [_row("Bob;=1+2", "x,@SUM(1)", "u\t+1"), _row("=2*3", "a|-1+1", None)]
-    data = members_csv(rows).data.decode("utf-8-sig")
+    data = members_csv_text(rows)
     # Every field is quoted.
     for line in data.splitlines()[1:]:
         assert line.startswith('"')

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, func
+from sqlalchemy import BigInteger, Boolean, ColumnElement, ForeignKey, Index, String, func
+from sqlalchemy import literal_column as sql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, TimestampMixin
@@ -26,7 +27,45 @@ class User(TimestampMixin, Base):
     ui_language: Mapped[str | None] = mapped_column(String(16))
     is_premium: Mapped[bool | None] = mapped_column(Boolean)
 
-    __table_args__ = (Index("ix_users_username_lower", func.lower(username)),)
+    __table_args__ = (
+        Index("ix_users_username_lower", func.lower(username)),
+        # The /members search (bot/repositories/roster.py). PostgreSQL only (migration
+        # b7c4e91a2d30): trigram indexes serve a term of 3 letters or more anywhere in
+        # the name; text_pattern_ops b-trees serve a shorter term at the start of a
+        # name (LIKE 'ab%'), which trigrams cannot, whatever the database's collation.
+        Index(
+            "ix_users_search_name_trgm",
+            # User.search_name(), as PostgreSQL prints it back (for the migrations test).
+            sql("lower((first_name || ' ') || coalesce(last_name, ''))").label("search_name"),
+            postgresql_using="gin",
+            postgresql_ops={"search_name": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_users_username_trgm",
+            func.lower(username).label("username_lower"),
+            postgresql_using="gin",
+            postgresql_ops={"username_lower": "gin_trgm_ops"},
+        ),
+        *(
+            Index(
+                f"ix_users_{name}_prefix",
+                func.lower(column).label(name),
+                postgresql_ops={name: "text_pattern_ops"},
+            )
+            for name, column in (
+                ("first_name", first_name),
+                ("last_name", last_name),
+                ("username", username),
+            )
+        ),
+    )
+
+    @classmethod
+    def search_name(cls) -> ColumnElement[str]:
+        """First and last name, space-separated, in lower case: the expression that
+        ix_users_search_name_trgm indexes (the same, so that PostgreSQL uses it)."""
+        # Literal SQL, not bound parameters: an index matches only the same expression.
+        return func.lower(cls.first_name + sql("' '") + func.coalesce(cls.last_name, sql("''")))
 
 
 class Chat(TimestampMixin, Base):
@@ -74,4 +113,6 @@ class Membership(TimestampMixin, Base):
         Index("ix_memberships_chat_status_joined", "chat_id", "status", "joined_at"),
         # /members pages: newest in the roster first, keyset on (created_at, user_id).
         Index("ix_memberships_chat_created_user", "chat_id", "created_at", "user_id"),
+        # /members role filters (alone or with a status): counted from this index alone.
+        Index("ix_memberships_chat_role_status", "chat_id", "role", "status"),
     )

@@ -73,10 +73,8 @@ async def cmd_members(
     export = args.split(maxsplit=1)[:1] == ["export"]
     flt = parse_member_filter(args.removeprefix("export") if export else args)
     if export:
-        rows = await services.roster.export_members(flt)
-        await message.answer_document(
-            views.members_csv(rows), caption=views.export_caption(len(rows), flt)
-        )
+        async with views.members_csv(services.roster.export_members(flt)) as (document, rows):
+            await message.answer_document(document, caption=views.export_caption(rows, flt))
         return
     total = await services.roster.count_members(flt)
     page = await services.roster.list_members(flt)

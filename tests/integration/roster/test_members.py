@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import tempfile
 import time
-from dataclasses import dataclass
+import tracemalloc
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.enums import ChatType, MemberRole, MemberStatus
 from bot.db.models import Chat, KarmaTotal, Membership, User
+from bot.services.member_filter import MemberFilter
+from bot.services.roster import RosterService
+from bot.settings import Settings
+from bot.telegram import roster_views as views
 from bot.telegram.roster_callbacks import MembersPageCallback, PageDirection
 from tests import factories as f
 from tests.fakes import ApiCall, FakeBotAPI
@@ -136,6 +144,10 @@ def day_start(d: date) -> datetime:
 
 
 def _query_matches(m: Seeded, q: str) -> bool:
+    """3 characters or more: anywhere in the names or the username; fewer: at the start
+    of the first name, the last name or the username."""
+    if len(q) < 3:
+        return any((v or "").lower().startswith(q) for v in (m.first_name, m.last_name, m.username))
     full = f"{m.first_name} {m.last_name or ''}"
     return any(q in (v or "").lower() for v in (m.first_name, m.last_name, m.username, full))
 
@@ -179,9 +191,15 @@ FILTERS: list[tuple[str, Any]] = [
     ("q=петров", lambda m: _query_matches(m, "петров")),
     ('q="olga lee"', lambda m: _query_matches(m, "olga lee")),
     ("q=@user_123", lambda m: _query_matches(m, "user_123")),
-    ("q=%", lambda m: _query_matches(m, "%")),
+    ("q=00%", lambda m: _query_matches(m, "00%")),
+    # 1-2 letters match the start of a name: Lee and Émile share "le", only Lee starts so.
+    ("q=le", lambda m: _query_matches(m, "le")),
+    ("q=AN", lambda m: _query_matches(m, "an")),
+    ("q=u", lambda m: _query_matches(m, "u")),
+    ("q=п", lambda m: _query_matches(m, "п")),
+    ("q==c", lambda m: _query_matches(m, "=c")),
     (
-        "status=active lang=ru joined>2026-01-15 karma<=0 q=a",
+        "status=active lang=ru joined>2026-01-15 karma<=0 q=d",
         lambda m: (
             m.status == MemberStatus.ACTIVE
             and m.language is not None
@@ -189,7 +207,7 @@ FILTERS: list[tuple[str, Any]] = [
             and m.joined_at is not None
             and m.joined_at >= day_start(date(2026, 1, 16))
             and m.karma <= 0
-            and _query_matches(m, "a")
+            and _query_matches(m, "d")
         ),
     ),
 ]
@@ -299,6 +317,65 @@ async def test_export_sends_the_filtered_csv(seeded: None, feed: Any, fake_api: 
     await feed(members_cmd("/members export"))
     call = await fake_api.wait_for_call("sendDocument")
     assert call.files["document"].decode("utf-8-sig").count("\n") == N + 1
+
+
+@pytest.mark.parametrize("settings", [{"export_max_rows": 2_500}], indirect=True)
+async def test_export_is_capped_and_its_file_removed(
+    seeded: None,
+    feed: Any,
+    fake_api: FakeBotAPI,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CSV goes through a temporary file (written a batch at a time): the newest
+    ROSTER__EXPORT_MAX_ROWS members, and no file left behind once it is sent."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    await feed(members_cmd("/members export"))
+    call = await fake_api.wait_for_call("sendDocument")
+    assert call.params["caption"].startswith("2500 members exported.")
+    rows = list(csv.DictReader(io.StringIO(call.files["document"].decode("utf-8-sig"))))
+    assert [int(r["user_id"]) for r in rows] == ordered(SEED)[:2_500]
+    assert os.listdir(tmp_path) == []
+
+
+async def _export_peak(db: async_sessionmaker[AsyncSession], settings: Settings) -> tuple[int, int]:
+    """Rows written and the traced memory peak of writing the whole export."""
+    tracemalloc.start()
+    try:
+        async with db() as session:
+            batches = RosterService(session, settings).export_members(MemberFilter())
+            async with views.members_csv(batches) as (_, rows):
+                return rows, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def test_export_memory_stays_bounded_as_the_roster_grows(
+    seeded: None, db: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Read from one cursor and written out a batch at a time: three times the members
+    must not take three times the memory (an export built in memory would)."""
+    small_rows, small = await _export_peak(db, settings)
+    async with db() as session:
+        more = [
+            replace(m, user_id=m.user_id + N * k, created_at=m.created_at + timedelta(days=30 * k))
+            for k in (1, 2)
+            for m in SEED
+        ]
+        await session.execute(
+            insert(User), [{"id": m.user_id, "first_name": m.first_name} for m in more]
+        )
+        await session.execute(
+            insert(Membership),
+            [
+                {"chat_id": COMMUNITY["id"], "user_id": m.user_id, "created_at": m.created_at}
+                for m in more
+            ],
+        )
+        await session.commit()
+    large_rows, large = await _export_peak(db, settings)
+    assert (small_rows, large_rows) == (N, 3 * N)
+    assert large < small * 1.5, (small, large)
 
 
 async def test_works_in_the_moderation_chat_and_not_elsewhere(

@@ -86,6 +86,13 @@ async def test_roster_on_sqlite(
     back = await fake_api.wait_for_call("editMessageText", after=mark)
     assert ids_of(back) == [707, 705, 703]
 
+    # The export streams from a cursor there too; a short term matches name starts.
+    mark = len(fake_api.calls)
+    await feed(f.message_update(f.message("/members export q=b", from_user=MODERATOR, chat=chat)))
+    document = await fake_api.wait_for_call("sendDocument", after=mark)
+    lines = document.files["document"].decode("utf-8-sig").splitlines()
+    assert [int(line.split(",")[0].strip('"')) for line in lines[1:]] == [706, 704, 702, 700]
+
     ann = people[1]
     await feed(f.message_update(f.message("/forgetme", from_user=ann, chat=f.private_chat(ann))))
     prompt = fake_api.sent_messages(ann["id"])[-1]
