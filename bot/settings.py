@@ -256,7 +256,7 @@ class KarmaSettings(BaseModel):
     ring_min_factor: float = Field(default=0.1, gt=0, le=1)
     # The voter may cancel a vote this long after casting it.
     undo_window_s: int = Field(default=600, ge=0)
-    # Downvotes (the rules in bot/services/karma_rules.py): weight 0 from voters with no
+    # Downvotes (the rules in bot/domain/karma_rules.py): weight 0 from voters with no
     # upvote received in the chat at least downvote_history_h ago; at most
     # downvote_daily_cap of weight per voter -> target per UTC day.
     downvote_history_h: int = Field(default=72, ge=0)
@@ -278,7 +278,7 @@ class KarmaSettings(BaseModel):
     @classmethod
     def _valid_escalation(cls, value: str) -> str:
         # Imported here: bot.services imports these settings.
-        from bot.services.karma_rules import parse_escalation
+        from bot.domain.karma_rules import parse_escalation
 
         parse_escalation(value)  # raises ValueError naming the faulty step
         return value

@@ -38,7 +38,7 @@ from bot.db.models import (
 from bot.repositories.upsert import increment, upsert
 
 if TYPE_CHECKING:  # bot.services imports this module
-    from bot.services.dto import ChatInfo, UserProfile
+    from bot.domain.dto import ChatInfo, UserProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,7 @@ class CheckWindows:
 
 @dataclass(frozen=True, slots=True)
 class VoteChecks:
-    """What a vote's rules need (bot/services/karma_rules.py). The upvote-only and the
+    """What a vote's rules need (bot/domain/karma_rules.py). The upvote-only and the
     downvote-only ones are read for their direction alone: the others hold the default."""
 
     voter_karma: float

@@ -20,7 +20,7 @@ from bot.db.enums import MemberRole, MemberStatus
 from bot.db.models import KarmaTotal, Membership, User
 
 if TYPE_CHECKING:  # a DTO of the services layer; importing it here would be circular
-    from bot.services.member_filter import MemberFilter
+    from bot.domain.member_filter import MemberFilter
 
 Direction = Literal["next", "prev"]
 

@@ -20,11 +20,11 @@ from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import ApplicationSource, ApplicationStatus, ChatType, MemberStatus
 from bot.db.models import Chat
+from bot.domain.dto import ApplicationDecision, ChatInfo, UserProfile, without_nul
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.log import get_logger
 from bot.repositories.applications import OPEN, ApplicationRepository, ApplicationView
 from bot.repositories.memberships import MembershipRepository
-from bot.services.dto import ApplicationDecision, ChatInfo, UserProfile, without_nul
 from bot.services.roster import RosterService
 from bot.settings import Settings
 from bot.texts import N_

@@ -1,7 +1,7 @@
 """KarmaService: weighted votes between chat members, their undo, ranks and history.
 
 The rules (cooldown, daily quota, ring damping, the downvote rules and when a fall is
-sanctioned: bot/services/karma_rules.py) are derived from `karma_events` in the
+sanctioned: bot/domain/karma_rules.py) are derived from `karma_events` in the
 database, so they hold across restarts and any number of bot replicas. A vote is one
 transaction: the event row and an atomic `karma = karma + delta` upsert of the total.
 """
@@ -18,6 +18,16 @@ from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import KarmaSanction, KarmaSource
 from bot.db.models import KarmaEvent, KarmaRestriction
+from bot.domain.dto import ChatInfo, UserProfile, VoteRequest
+from bot.domain.karma_rules import (
+    EPSILON,
+    downvote_weight,
+    escalation_step,
+    parse_escalation,
+    ring_factor,
+    sanction_due,
+    vote_weight,
+)
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.log import get_logger
 from bot.repositories.karma import (
@@ -27,16 +37,6 @@ from bot.repositories.karma import (
     NewVote,
     RankedMember,
     VoteChecks,
-)
-from bot.services.dto import ChatInfo, UserProfile, VoteRequest
-from bot.services.karma_rules import (
-    EPSILON,
-    downvote_weight,
-    escalation_step,
-    parse_escalation,
-    ring_factor,
-    sanction_due,
-    vote_weight,
 )
 from bot.services.roster import RosterService
 from bot.settings import Settings

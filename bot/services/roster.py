@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.base import utcnow
 from bot.db.enums import MemberRole, MemberStatus
 from bot.db.models import Chat, User
+from bot.domain.dto import ChatInfo, UserProfile
+from bot.domain.member_filter import MemberFilter
 from bot.errors import FeatureUnavailableError
 from bot.log import get_logger
 from bot.repositories.memberships import MembershipRepository
@@ -28,8 +30,6 @@ from bot.repositories.roster import (
     RosterRepository,
 )
 from bot.repositories.upsert import upsert
-from bot.services.dto import ChatInfo, UserProfile
-from bot.services.member_filter import MemberFilter
 from bot.settings import Settings
 from bot.texts import N_
 

@@ -20,11 +20,11 @@ from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import A2TMode, ChatType, JobStatus
 from bot.db.models import Chat
+from bot.domain.dto import VoiceRequest
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.jobs import JobQueue
 from bot.log import get_logger
 from bot.repositories.jobs import JobRepository, JobView
-from bot.services.dto import VoiceRequest
 from bot.settings import A2TSettings, Settings
 from bot.texts import N_
 

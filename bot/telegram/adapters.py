@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import types
 
-from bot.services.dto import ChatInfo, UserProfile
+from bot.domain.dto import ChatInfo, UserProfile
 
 
 def user_profile(user: types.User) -> UserProfile:

@@ -21,9 +21,9 @@ from aiogram.types import (
 from aiogram.utils.i18n import ngettext
 
 from bot.db.enums import ApplicationStatus, MemberRole, MemberStatus
+from bot.domain.member_filter import MemberFilter
 from bot.i18n import N_, _
 from bot.repositories.roster import MemberPage, MemberRow
-from bot.services.member_filter import MemberFilter
 from bot.services.profiles import ForgetReport, ProfileRecord
 from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
 

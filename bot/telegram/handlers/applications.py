@@ -19,12 +19,12 @@ from aiogram.types import CallbackQuery, ChatJoinRequest, ChatMemberUpdated, Mes
 from aiogram.utils.i18n import I18n
 
 from bot.db.enums import ApplicationSource, ApplicationStatus
+from bot.domain.dto import VoiceRequest
 from bot.errors import FeatureUnavailableError, UserFacingError
 from bot.i18n import N_, _
 from bot.log import get_logger
 from bot.repositories.applications import ApplicationView
 from bot.services import Services
-from bot.services.dto import VoiceRequest
 from bot.settings import Settings
 from bot.telegram import application_actions as actions
 from bot.telegram import application_views as views

@@ -23,12 +23,12 @@ from aiogram.types import (
 )
 
 from bot.db.enums import KarmaSanction
+from bot.domain.dto import VoteRequest
+from bot.domain.karma_rules import reaction_direction
 from bot.errors import NotAllowedError, UserFacingError
 from bot.log import get_logger
 from bot.services import Services
-from bot.services.dto import VoteRequest
 from bot.services.karma import Period, Sanction
-from bot.services.karma_rules import reaction_direction
 from bot.settings import Settings
 from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile

@@ -11,10 +11,10 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.domain.member_filter import MemberFilter, parse_member_filter
 from bot.errors import NotAllowedError, UserFacingError
 from bot.repositories.roster import Direction, MemberCursor, MemberPage
 from bot.services import Services
-from bot.services.member_filter import MemberFilter, parse_member_filter
 from bot.settings import Settings
 from bot.telegram import roster_views as views
 from bot.telegram.callbacks import malformed

@@ -12,12 +12,12 @@ from aiogram.types import CallbackQuery, ForceReply, Message, ReplyParameters
 from aiogram.utils.i18n import I18n
 
 from bot.db.enums import ApplicationStatus
+from bot.domain.dto import ApplicationDecision
 from bot.errors import NotAllowedError, UserFacingError
 from bot.i18n import N_, _
 from bot.repositories.applications import ApplicationView
 from bot.services import Services
 from bot.services.applications import AlreadyDecidedError
-from bot.services.dto import ApplicationDecision
 from bot.settings import Settings
 from bot.telegram import application_actions as actions
 from bot.telegram import application_views as views

@@ -19,11 +19,11 @@ from aiogram.types import (
 
 from bot import metrics
 from bot.db.enums import A2TMode, ChatType, JobStatus
+from bot.domain.dto import VoiceRequest
 from bot.errors import NotAllowedError, UserFacingError
 from bot.i18n import N_, _, current_locale
 from bot.log import get_logger
 from bot.services import Services
-from bot.services.dto import VoiceRequest
 from bot.services.transcription import Admission
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
