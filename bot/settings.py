@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.karma_rules import parse_escalation
+
 TELEGRAM_CLOUD_API = "https://api.telegram.org"
 # What Telegram accepts as a webhook's secret_token: 1-256 characters of this set.
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -277,9 +279,6 @@ class KarmaSettings(BaseModel):
     @field_validator("escalation")
     @classmethod
     def _valid_escalation(cls, value: str) -> str:
-        # Imported here: bot.services imports these settings.
-        from bot.domain.karma_rules import parse_escalation
-
         parse_escalation(value)  # raises ValueError naming the faulty step
         return value
 

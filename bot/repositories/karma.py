@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -35,10 +35,8 @@ from bot.db.models import (
     KarmaTotal,
     User,
 )
+from bot.domain.dto import ChatInfo, UserProfile
 from bot.repositories.upsert import increment, upsert
-
-if TYPE_CHECKING:  # bot.services imports this module
-    from bot.domain.dto import ChatInfo, UserProfile
 
 
 @dataclass(frozen=True, slots=True)
