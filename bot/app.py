@@ -7,6 +7,7 @@ import gc
 import signal
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from functools import partial
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
@@ -36,6 +37,7 @@ from bot.readiness import dependency_checks
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import Settings
+from bot.telegram import application_actions
 from bot.telegram.commands import publish_commands
 from bot.telegram.dispatcher import create_bot, create_dispatcher
 from bot.telegram.webhook import BoundedRequestHandler
@@ -243,7 +245,9 @@ async def _start_embedded_a2t(
         return
     engine = EngineHolder(settings.a2t)
     engine.start_loading()  # in the background: the bot answers updates meanwhile
-    pipeline, executor = create_pipeline(settings, sessions, bot, engine)
+    # A voice answer to a membership application: its card shows the text once done.
+    card_hook = partial(application_actions.transcript_ready, bot, sessions, settings)
+    pipeline, executor = create_pipeline(settings, sessions, bot, engine, on_done=[card_hook])
     stack.callback(executor.shutdown, wait=False, cancel_futures=True)
     stack.push_async_callback(pipeline.close)
     queue = InProcessJobQueue(
