@@ -52,13 +52,13 @@ async def sweep_applications(
         for view in result.reminded:
             with views.in_locale(i18n, views.applicant_locale(i18n, view)):
                 text = views.reminder_text(view.status, view.expires_at)
-            await actions.notify_applicant(bot, svc, i18n, view, text)
+            await actions.notify_applicant(bot, svc, view, text)
         for view, _previous in result.expired:
             await actions.decline_request(bot, svc, view)
             await actions.refresh_card(bot, i18n, settings, view)
             with views.in_locale(i18n, views.applicant_locale(i18n, view)):
                 text = views.expired_text()
-            await actions.notify_applicant(bot, svc, i18n, view, text)
+            await actions.notify_applicant(bot, svc, view, text)
         for view in result.cardless:
             await actions.post_card(bot, svc, i18n, settings, view)
         if result.digest and settings.moderation.chat_id is not None:

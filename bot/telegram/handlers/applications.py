@@ -11,7 +11,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter, CommandObject, StateFilter
+from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
@@ -386,10 +386,6 @@ async def _try_send(bot: Bot, chat_id: int, text: str) -> None:
         await bot.send_message(chat_id, text)
     except TelegramAPIError as exc:
         log.info("message not delivered", chat_id=chat_id, error=str(exc))
-
-
-def _is_deep_link_apply(command: CommandObject) -> bool:
-    return (command.args or "").strip() == "apply"
 
 
 async def _community_chat(event: ChatJoinRequest | ChatMemberUpdated, settings: Settings) -> bool:
