@@ -4,6 +4,7 @@ from aiogram objects; services never see aiogram types."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -86,12 +87,20 @@ class VoteRequest(_Input):
     vote_message_id: int | None = Field(default=None, gt=0)  # the "+" reply itself
 
 
+class Decision(StrEnum):
+    """What a moderator decided about an application (its audit event's name too)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    BAN = "ban"
+
+
 class ApplicationDecision(_Input):
     """A moderator's decision, pressed on the card at (card_chat_id, card_message_id)."""
 
     application_id: int = Field(gt=0)
     moderator_id: int = Field(gt=0)
-    decision: Literal["approve", "reject", "ban"]
+    decision: Decision
     reason: str | None = Field(default=None, min_length=1, max_length=1000)
     share_reason: bool = False
     card_chat_id: int

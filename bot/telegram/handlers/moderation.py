@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, ForceReply, Message, ReplyParameters
 from aiogram.utils.i18n import I18n
 
 from bot.db.enums import ApplicationStatus
-from bot.domain.dto import ApplicationDecision
+from bot.domain.dto import ApplicationDecision, Decision
 from bot.errors import NotAllowedError, UserFacingError
 from bot.i18n import N_, _
 from bot.repositories.applications import ApplicationView
@@ -27,6 +27,11 @@ from bot.telegram.callbacks import ApplyCallback, ModAction, ModCallback, malfor
 from bot.telegram.filters import When
 from bot.telegram.moderators import Moderators
 
+DECISIONS = {
+    ModAction.APPROVE: Decision.APPROVE,
+    ModAction.REJECT_NOW: Decision.REJECT,
+    ModAction.BAN_NOW: Decision.BAN,
+}
 BANS = (ModAction.BAN, ModAction.BAN_NOW)  # need the right to restrict members
 NO_REASON = -2  # "reject without a reason"
 TYPED_REASON = -1  # the reason the moderator typed (kept in their FSM data)
@@ -111,11 +116,7 @@ async def _decide(
     reason: str | None = None
     if action == ModAction.REJECT_NOW:
         reason = await _reason(callback_data, view, services, state)
-    decision = {
-        ModAction.APPROVE: "approve",
-        ModAction.REJECT_NOW: "reject",
-        ModAction.BAN_NOW: "ban",
-    }[action]
+    decision = DECISIONS[action]
     assert view.card_chat_id is not None
     assert view.card_message_id is not None
     svc = services.applications
