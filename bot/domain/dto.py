@@ -26,6 +26,11 @@ def without_nul(text: str) -> str:
     return text.replace("\x00", "")
 
 
+def full_name(first: str, last: str | None) -> str:
+    """A person's name as Telegram shows it: first and last, or first alone."""
+    return f"{first} {last}".strip() if last else first
+
+
 class UserProfile(_Input):
     id: int = Field(gt=0)
     is_bot: bool = False
@@ -37,7 +42,7 @@ class UserProfile(_Input):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip() if self.last_name else self.first_name
+        return full_name(self.first_name, self.last_name)
 
 
 class ChatInfo(_Input):

@@ -18,7 +18,7 @@ from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import KarmaSanction, KarmaSource
 from bot.db.models import KarmaEvent, KarmaRestriction
-from bot.domain.dto import ChatInfo, UserProfile, VoteRequest
+from bot.domain.dto import ChatInfo, UserProfile, VoteRequest, full_name
 from bot.domain.karma_rules import (
     EPSILON,
     downvote_weight,
@@ -342,7 +342,7 @@ class KarmaService:
         row = await self.repo.lift_sanction_of_event(event.id, now, by)
         lifted = _in_force(row, now)
         target = await self.roster.get_user(event.target_id)
-        name = _name(target.first_name, target.last_name) if target else str(event.target_id)
+        name = full_name(target.first_name, target.last_name) if target else str(event.target_id)
         log.info(
             "karma vote cancelled",
             event_id=event.id,
@@ -430,7 +430,7 @@ class KarmaService:
         self.ensure_enabled()
         now = now or utcnow()
         user = await self.roster.get_user(user_id)
-        name = _name(user.first_name, user.last_name) if user else str(user_id)
+        name = full_name(user.first_name, user.last_name) if user else str(user_id)
         current = await self.repo.current_sanction(chat_id, user_id, now)
         lifted = await self.repo.pardon(current.id, now, moderator_id) if current else None
         sanction = _in_force(lifted, now)
@@ -477,7 +477,3 @@ def _in_force(row: KarmaRestriction | None, now: datetime) -> Sanction | None:
     if row is None or (row.until is not None and row.until <= now):
         return None
     return Sanction(row.kind, row.until, row.step)
-
-
-def _name(first: str, last: str | None) -> str:
-    return f"{first} {last}" if last else first

@@ -26,7 +26,7 @@ from bot.jobs import JobQueue
 from bot.log import get_logger
 from bot.repositories.jobs import JobRepository, JobView
 from bot.settings import A2TSettings, Settings
-from bot.texts import N_
+from bot.texts import N_, clock
 
 log = get_logger(__name__)
 
@@ -98,7 +98,7 @@ class QuotaService:
                         "This recording is {length} long, more than is left of today's "
                         "transcription quota ({minutes} min); it resets at midnight UTC."
                     ),
-                    length=_clock(seconds),
+                    length=clock(seconds),
                     minutes=self.a2t.user_daily_minutes,
                 )
         # Fenced like every worker write: a superseded try records nothing.
@@ -234,8 +234,8 @@ class TranscriptionService:
         if request.duration_s is not None and request.duration_s > a2t.max_duration_s:
             raise RefusedError(
                 N_("This recording is {length} long; the limit is {limit}."),
-                length=_clock(request.duration_s),
-                limit=_clock(a2t.max_duration_s),
+                length=clock(request.duration_s),
+                limit=clock(a2t.max_duration_s),
             )
         await self._check_rate(request)
         if request.user_id is not None:
@@ -385,11 +385,6 @@ def _midnight(moment: datetime) -> datetime:
 
 def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.1f}"
-
-
-def _clock(seconds: float) -> str:
-    seconds = round(seconds)
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 __all__ = [
