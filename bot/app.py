@@ -114,7 +114,7 @@ async def run_bot(settings: Settings) -> None:
 
 # Young-generation collections every 50,000 net allocations instead of CPython's 700:
 # an update is a tree of a few hundred pydantic objects, so at 700 the collector ran
-# every couple of updates and took ~10 % of a karma vote's CPU. It only finds cycles
+# every couple of updates (docs/PERFORMANCE.md has the cost). It only finds cycles
 # (refcounting frees everything else at once), and at this rate a collection still
 # comes every few hundred updates. The older generations keep their default ratios.
 GC_THRESHOLDS = (50_000, 20, 10)
@@ -126,8 +126,8 @@ def tune_garbage_collector() -> None:
 
     The dispatcher, aiogram's and pydantic's model classes, SQLAlchemy's metadata and
     the catalogs live as long as the process, yet every older-generation collection
-    would walk them again. Frozen, they are skipped (~10 % less CPU per karma vote in
-    the benchmark); the thresholds above save about as much again.
+    would walk them again. Frozen, they are skipped; the thresholds above cut the young
+    collections (docs/PERFORMANCE.md, "What this round changed").
     """
     gc.collect()
     gc.freeze()
