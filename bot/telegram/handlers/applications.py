@@ -19,7 +19,6 @@ from aiogram.types import CallbackQuery, ChatJoinRequest, ChatMemberUpdated, Mes
 from aiogram.utils.i18n import I18n
 
 from bot.db.enums import ApplicationSource, ApplicationStatus
-from bot.domain.dto import VoiceRequest
 from bot.errors import FeatureUnavailableError, UserFacingError
 from bot.i18n import N_, _
 from bot.log import get_logger
@@ -28,7 +27,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.telegram import application_actions as actions
 from bot.telegram import application_views as views
-from bot.telegram.adapters import chat_info, user_profile
+from bot.telegram.adapters import chat_info, user_profile, voice_request
 from bot.telegram.callbacks import ApplyAction, ApplyCallback
 from bot.telegram.filters import Command, CommandStart, VoiceMedia, VoiceMediaRef, When
 
@@ -141,18 +140,7 @@ async def on_voice_answer(
     await _still_a_draft(data["app_id"], message.from_user.id, services, state)
     await services.roster.remember_user(user_profile(message.from_user))
     admission = await services.transcription.submit(
-        VoiceRequest(
-            chat_id=message.chat.id,
-            user_id=message.from_user.id,
-            message_id=message.message_id,
-            media_kind=media.kind,
-            file_id=media.file_id,
-            file_unique_id=media.file_unique_id,
-            file_size=media.file_size,
-            mime_type=media.mime_type,
-            duration_s=media.duration,
-            received_at=message.date,
-        )
+        voice_request(message, media, user_id=message.from_user.id)
     )
     if admission.outcome == "duplicate":
         return  # the same voice note delivered twice
