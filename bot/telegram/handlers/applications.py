@@ -24,6 +24,7 @@ from bot.i18n import N_, _
 from bot.log import get_logger
 from bot.repositories.applications import ApplicationView
 from bot.services import Services
+from bot.services.applications import Started
 from bot.settings import Settings
 from bot.telegram import application_actions as actions
 from bot.telegram import application_views as views
@@ -65,29 +66,10 @@ async def on_join_request(
     start the questionnaire there. A request through an approved application's personal
     link is that application's business instead."""
     await services.roster.remember_chat(chat_info(request.chat))
-    svc = services.applications
-    link = request.invite_link
-    if link is not None and link.creator.id == bot.id:
-        view = await svc.joined_via_link(request.chat.id, link.invite_link)
-        if view is not None:
-            await services.roster.remember_user(user_profile(request.from_user))
-            await actions.on_link_request(
-                bot, svc, i18n, settings, view, request.from_user.id, request.from_user.full_name
-            )
-            return
-    try:
-        started = await svc.start(user_profile(request.from_user), ApplicationSource.JOIN_REQUEST)
-    except FeatureUnavailableError as exc:
-        # Not set up: the request stays for the chat's admins to handle by hand.
-        log.warning("join request left to the admins", reason=str(exc))
+    if await _through_personal_link(request, services, bot, i18n, settings):
         return
-    except UserFacingError as exc:  # re-apply rules: the request is declined, with the why
-        log.info("join request declined by the re-apply rules", reason=str(exc))
-        try:
-            await bot.decline_chat_join_request(request.chat.id, request.from_user.id)
-        except TelegramAPIError as error:
-            log.warning("join request not declined", error=str(error))
-        await _try_send(bot, request.user_chat_id, exc.render(_, escape_html=True))
+    started = await _start_from_request(request, services, bot)
+    if started is None:
         return
     view = started.application
     state = FSMContext(
@@ -96,20 +78,71 @@ async def on_join_request(
     )
     try:
         if not started.resumed:
-            intro = views.intro_text(request.chat.title, len(svc.questions()))
+            intro = views.intro_text(request.chat.title, len(services.applications.questions()))
             await bot.send_message(request.user_chat_id, intro)
         await _continue(bot, request.user_chat_id, view, services, state)
     except TelegramAPIError as exc:
-        log.info("applicant not reachable by DM", application_id=view.id, error=str(exc))
-        await svc.record(view.id, "dm_failed", error=str(exc)[:200])
-        chat_id = settings.moderation.chat_id
-        if chat_id is not None:
-            me = await bot.me()
-            with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
-                note = views.dm_failed_text(view, me.username)
-            await _try_send(bot, chat_id, note)
+        await _dm_failed(view, exc, services, bot, i18n, settings)
         return
-    await svc.record(view.id, "dm_sent")
+    await services.applications.record(view.id, "dm_sent")
+
+
+async def _through_personal_link(
+    request: ChatJoinRequest, services: Services, bot: Bot, i18n: I18n, settings: Settings
+) -> bool:
+    """A request through the personal link of an approved application: handled as that
+    application's (True)."""
+    link = request.invite_link
+    if link is None or link.creator.id != bot.id:
+        return False
+    svc = services.applications
+    view = await svc.joined_via_link(request.chat.id, link.invite_link)
+    if view is None:
+        return False
+    await services.roster.remember_user(user_profile(request.from_user))
+    user = request.from_user
+    await actions.on_link_request(bot, svc, i18n, settings, view, user.id, user.full_name)
+    return True
+
+
+async def _start_from_request(
+    request: ChatJoinRequest, services: Services, bot: Bot
+) -> Started | None:
+    """The application a join request opens; None when there is none to fill in."""
+    try:
+        return await services.applications.start(
+            user_profile(request.from_user), ApplicationSource.JOIN_REQUEST
+        )
+    except FeatureUnavailableError as exc:
+        # Not set up: the request stays for the chat's admins to handle by hand.
+        log.warning("join request left to the admins", reason=str(exc))
+        return None
+    except UserFacingError as exc:  # re-apply rules: the request is declined, with the why
+        log.info("join request declined by the re-apply rules", reason=str(exc))
+        try:
+            await bot.decline_chat_join_request(request.chat.id, request.from_user.id)
+        except TelegramAPIError as error:
+            log.warning("join request not declined", error=str(error))
+        await _try_send(bot, request.user_chat_id, exc.render(_, escape_html=True))
+        return None
+
+
+async def _dm_failed(
+    view: ApplicationView,
+    exc: TelegramAPIError,
+    services: Services,
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    log.info("applicant not reachable by DM", application_id=view.id, error=str(exc))
+    await services.applications.record(view.id, "dm_failed", error=str(exc)[:200])
+    chat_id = settings.moderation.chat_id
+    if chat_id is not None:
+        me = await bot.me()
+        with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+            note = views.dm_failed_text(view, me.username)
+        await _try_send(bot, chat_id, note)
 
 
 # --------------------------------------------------------------------------- questionnaire
