@@ -4,11 +4,19 @@ them; a button is honoured only on its own card; one decision per application.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Bot, F, Router
-from aiogram.filters import StateFilter
+from aiogram.filters import Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, ForceReply, Message, ReplyParameters
+from aiogram.types import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+)
 from aiogram.utils.i18n import I18n
 
 from bot.db.enums import ApplicationStatus
@@ -42,67 +50,96 @@ class ModReason(StatesGroup):
     typing = State()  # data: app_id, reason
 
 
-async def on_card_button(
+class PendingCard(Filter):
+    """A card button pressed by a moderator (one allowed to restrict members for a ban)
+    on the card's own message, while the application is pending. Gives the handler
+    `view` and `card` (the card's message). A stale card catches up and is refused."""
+
+    async def __call__(
+        self,
+        query: CallbackQuery,
+        callback_data: ModCallback,
+        services: Services,
+        bot: Bot,
+        i18n: I18n,
+        settings: Settings,
+        moderators: Moderators,
+    ) -> dict[str, Any]:
+        if not await moderators.is_moderator(bot, query.from_user.id):
+            raise NotAllowedError(N_("Only moderators can decide applications."))
+        if callback_data.action in BANS and not await moderators.is_moderator(
+            bot, query.from_user.id, RESTRICT
+        ):
+            raise NotAllowedError(N_("Only moderators allowed to restrict members can ban."))
+        card = query.message
+        if not isinstance(card, Message):
+            raise UserFacingError(N_("This button is not valid."))
+        view = await services.applications.on_card(
+            callback_data.app_id, card.chat.id, card.message_id
+        )
+        await services.roster.remember_user(user_profile(query.from_user))  # named on the card
+        if view.status != ApplicationStatus.PENDING:
+            await actions.refresh_card(bot, i18n, settings, view)  # a stale card catches up
+            raise AlreadyDecidedError(N_("Too late: this application is no longer pending."))
+        return {"view": view, "card": card}
+
+
+async def on_custom_reason(
+    query: CallbackQuery,
+    view: ApplicationView,
+    card: Message,
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    """ "Other reason…": the moderator is asked to type it (the next message, by reply)."""
+    await state.set_state(ModReason.typing)
+    await state.set_data({"app_id": view.id})
+    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+        prompt = views.custom_reason_prompt(query.from_user.id, query.from_user.first_name, view.id)
+    await bot.send_message(
+        card.chat.id,
+        prompt,
+        reply_parameters=ReplyParameters(message_id=card.message_id),
+        reply_markup=ForceReply(selective=True),
+    )
+    await query.answer()
+
+
+async def on_card_step(
     query: CallbackQuery,
     callback_data: ModCallback,
+    view: ApplicationView,
     services: Services,
     bot: Bot,
     i18n: I18n,
     settings: Settings,
-    moderators: Moderators,
-    state: FSMContext,
 ) -> None:
-    if not await moderators.is_moderator(bot, query.from_user.id):
-        raise NotAllowedError(N_("Only moderators can decide applications."))
-    if callback_data.action in BANS and not await moderators.is_moderator(
-        bot, query.from_user.id, RESTRICT
-    ):
-        raise NotAllowedError(N_("Only moderators allowed to restrict members can ban."))
-    message = query.message
-    if not isinstance(message, Message):
-        raise UserFacingError(N_("This button is not valid."))
-    svc = services.applications
-    view = await svc.on_card(callback_data.app_id, message.chat.id, message.message_id)
-    await services.roster.remember_user(user_profile(query.from_user))  # named on the card
-    if view.status != ApplicationStatus.PENDING:
-        await actions.refresh_card(bot, i18n, settings, view)  # a stale card catches up
-        raise AlreadyDecidedError(N_("Too late: this application is no longer pending."))
-    action = callback_data.action
-    if action in (ModAction.APPROVE, ModAction.BAN_NOW, ModAction.REJECT_NOW):
-        await _decide(query, callback_data, view, services, bot, i18n, settings, state)
-        return
-    if action == ModAction.CUSTOM:
-        await state.set_state(ModReason.typing)
-        await state.set_data({"app_id": view.id})
-        with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
-            prompt = views.custom_reason_prompt(
-                query.from_user.id, query.from_user.first_name, view.id
-            )
-        await bot.send_message(
-            message.chat.id,
-            prompt,
-            reply_parameters=ReplyParameters(message_id=message.message_id),
-            reply_markup=ForceReply(selective=True),
-        )
-        await query.answer()
-        return
-    reasons = svc.reject_reasons()
+    """Reject (the reasons), a reason (tell the applicant?), Ban (confirm?) or Back: the
+    card shows the next buttons."""
     with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
-        if action == ModAction.REJECT:
-            markup = views.reasons_keyboard(view.id, reasons)
-        elif action == ModAction.REASON:
-            if not 0 <= callback_data.reason < len(reasons):
-                raise UserFacingError(N_("This button is not valid."))
-            markup = views.share_keyboard(view.id, callback_data.reason)
-        elif action == ModAction.BAN:
-            markup = views.ban_keyboard(view.id)
-        else:  # BACK
-            markup = None
+        markup = _step_keyboard(callback_data, view, services.applications.reject_reasons())
     await actions.refresh_card(bot, i18n, settings, view, markup)
     await query.answer()
 
 
-async def _decide(
+def _step_keyboard(
+    callback_data: ModCallback, view: ApplicationView, reasons: list[str]
+) -> InlineKeyboardMarkup | None:
+    action = callback_data.action
+    if action == ModAction.REJECT:
+        return views.reasons_keyboard(view.id, reasons)
+    if action == ModAction.REASON:
+        if not 0 <= callback_data.reason < len(reasons):
+            raise UserFacingError(N_("This button is not valid."))
+        return views.share_keyboard(view.id, callback_data.reason)
+    if action == ModAction.BAN:
+        return views.ban_keyboard(view.id)
+    return None  # BACK: the card's own buttons
+
+
+async def on_decision(
     query: CallbackQuery,
     callback_data: ModCallback,
     view: ApplicationView,
@@ -112,30 +149,34 @@ async def _decide(
     settings: Settings,
     state: FSMContext,
 ) -> None:
-    action = callback_data.action
+    """Approve, Reject with a reason (told to the applicant or not), Ban: one decision,
+    then what it does in Telegram, then the card shows it."""
     reason: str | None = None
-    if action == ModAction.REJECT_NOW:
+    if callback_data.action == ModAction.REJECT_NOW:
         reason = await _reason(callback_data, view, services, state)
-    decision = DECISIONS[action]
-    assert view.card_chat_id is not None
-    assert view.card_message_id is not None
     svc = services.applications
-    decided = await svc.decide(
-        ApplicationDecision(
-            application_id=view.id,
-            moderator_id=query.from_user.id,
-            decision=decision,
-            reason=reason,
-            share_reason=callback_data.share,
-            card_chat_id=view.card_chat_id,
-            card_message_id=view.card_message_id,
-        )
-    )
+    decided = await svc.decide(_decision(query, callback_data, view, reason))
     if callback_data.reason == TYPED_REASON:
         await state.clear()
     await query.answer(_("Done."))
     await actions.carry_out(bot, svc, i18n, settings, decided)
     await actions.refresh_card(bot, i18n, settings, await svc.get(view.id))
+
+
+def _decision(
+    query: CallbackQuery, callback_data: ModCallback, view: ApplicationView, reason: str | None
+) -> ApplicationDecision:
+    assert view.card_chat_id is not None
+    assert view.card_message_id is not None
+    return ApplicationDecision(
+        application_id=view.id,
+        moderator_id=query.from_user.id,
+        decision=DECISIONS[callback_data.action],
+        reason=reason,
+        share_reason=callback_data.share,
+        card_chat_id=view.card_chat_id,
+        card_message_id=view.card_message_id,
+    )
 
 
 async def _reason(
@@ -192,7 +233,17 @@ async def on_invalid_button(query: CallbackQuery) -> None:
 
 def create_router() -> Router:
     router = Router(name="moderation")
-    router.callback_query.register(on_card_button, ModCallback.filter())
+    decisions = tuple(DECISIONS)
+    steps = (ModAction.REJECT, ModAction.REASON, ModAction.BAN, ModAction.BACK)
+    router.callback_query.register(
+        on_decision, ModCallback.filter(F.action.in_(decisions)), PendingCard()
+    )
+    router.callback_query.register(
+        on_custom_reason, ModCallback.filter(F.action == ModAction.CUSTOM), PendingCard()
+    )
+    router.callback_query.register(
+        on_card_step, ModCallback.filter(F.action.in_(steps)), PendingCard()
+    )
     router.message.register(
         on_typed_reason, StateFilter(ModReason.typing), When(F.text & ~F.text.startswith("/"))
     )
