@@ -344,9 +344,9 @@ async def test_forged_and_foreign_page_buttons_are_refused(
     genuine = MembersPageCallback.unpack(buttons(sent)["Next ›"])
 
     forged = [
-        genuine.model_copy(update={"u": genuine.u + 1}).pack(),  # moved cursor
-        genuine.model_copy(update={"d": PageDirection.PREV}).pack(),
-        genuine.model_copy(update={"s": "0" * 16}).pack(),
+        genuine.model_copy(update={"user_id": genuine.user_id + 1}).pack(),  # moved cursor
+        genuine.model_copy(update={"direction": PageDirection.PREV}).pack(),
+        genuine.model_copy(update={"signature": "0" * 16}).pack(),
         "mp:n:notanumber:1:abc",  # does not even parse
     ]
     for data in forged:
