@@ -11,7 +11,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import CommandObject
+from aiogram.filters import CommandObject, Filter
 from aiogram.types import (
     CallbackQuery,
     ChatPermissions,
@@ -25,14 +25,13 @@ from aiogram.types import (
 from bot.db.enums import KarmaSanction
 from bot.domain.dto import VoteRequest
 from bot.domain.karma_rules import reaction_direction
-from bot.errors import NotAllowedError, UserFacingError
+from bot.errors import UserFacingError
 from bot.log import get_logger
 from bot.services import Services
 from bot.services.karma import Period, Sanction
-from bot.settings import Settings
 from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile
-from bot.telegram.admins import CHANGE_INFO, RESTRICT, is_chat_admin
+from bot.telegram.admins import CHANGE_INFO, RESTRICT, ChatAdmin
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
 from bot.telegram.filters import Command, KarmaVote, VoteIntent, When
 
@@ -80,13 +79,9 @@ async def on_cancel(
 
 
 async def cmd_karma_pardon(
-    message: Message, command: CommandObject, services: Services, bot: Bot, settings: Settings
+    message: Message, command: CommandObject, services: Services, bot: Bot
 ) -> None:
     assert message.from_user is not None
-    _chat_scoped(message, services)
-    # Lifting a restriction or a ban is what an admin allowed to restrict members does.
-    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id, RESTRICT):
-        raise NotAllowedError(views.PARDON_ADMINS_ONLY)
     member = _replied_member(message)
     args = (command.args or "").strip()
     if member is not None and not args:
@@ -104,16 +99,8 @@ async def cmd_karma_reactions(
     message: Message,
     command: CommandObject,
     services: Services,
-    bot: Bot,
-    settings: Settings,
     reaction_chats: ReactionAuthors,
 ) -> None:
-    assert message.from_user is not None
-    _chat_scoped(message, services)
-    # A chat setting: for admins allowed to change the chat's settings.
-    user_id = message.from_user.id
-    if not await is_chat_admin(bot, settings, message.chat.id, user_id, CHANGE_INFO):
-        raise NotAllowedError(views.REACTIONS_ADMINS_ONLY)
     arg = (command.args or "").strip().lower()
     if arg not in ("on", "off"):
         on = await services.karma.reactions_enabled(message.chat.id)
@@ -192,10 +179,15 @@ async def lift_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction
     log.info("karma sanction lifted", chat_id=chat_id, target_id=user_id, kind=sanction.kind.value)
 
 
-def _chat_scoped(message: Message, services: Services) -> None:
-    services.karma.ensure_enabled()
-    if message.chat.type not in ("group", "supergroup"):
-        raise UserFacingError(views.GROUPS_ONLY)
+class KarmaChat(Filter):
+    """Karma's commands: karma on here, in a group; otherwise the reader is told why.
+    Register it after the command's own filter."""
+
+    async def __call__(self, message: Message, services: Services) -> bool:
+        services.karma.ensure_enabled()
+        if message.chat.type not in ("group", "supergroup"):
+            raise UserFacingError(views.GROUPS_ONLY)
+        return True
 
 
 def _user_id_arg(text: str) -> int:
@@ -215,7 +207,6 @@ def _replied_member(message: Message) -> User | None:
 
 async def cmd_karma(message: Message, services: Services) -> None:
     assert message.from_user is not None
-    _chat_scoped(message, services)
     member = _replied_member(message) or message.from_user
     standing = await services.karma.standing(message.chat.id, member.id)
     await message.reply(views.standing_text(member.full_name, standing))
@@ -223,7 +214,6 @@ async def cmd_karma(message: Message, services: Services) -> None:
 
 async def cmd_top(message: Message, command: CommandObject, services: Services) -> None:
     assert message.from_user is not None
-    _chat_scoped(message, services)
     period = PERIODS.get((command.args or "").strip().lower())
     if period is None:
         raise UserFacingError(views.TOP_USAGE)
@@ -231,13 +221,7 @@ async def cmd_top(message: Message, command: CommandObject, services: Services) 
     await message.reply(views.top_text(board))
 
 
-async def cmd_karma_history(
-    message: Message, services: Services, bot: Bot, settings: Settings
-) -> None:
-    assert message.from_user is not None
-    _chat_scoped(message, services)
-    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
-        raise NotAllowedError(views.ADMINS_ONLY)
+async def cmd_karma_history(message: Message, services: Services) -> None:
     member = _replied_member(message)
     if member is None:
         raise UserFacingError(views.HISTORY_USAGE)
@@ -302,10 +286,14 @@ def create_router() -> Router:
     router = Router(name="karma")
     router.message.filter(When(F.from_user))
     router.message.register(on_vote, KarmaVote())
-    router.message.register(cmd_karma, Command("karma"))
-    router.message.register(cmd_top, Command("top"))
-    router.message.register(cmd_karma_history, Command("karma_history"))
-    router.message.register(cmd_karma_pardon, Command("karma_pardon"))
+    router.message.register(cmd_karma, Command("karma"), KarmaChat())
+    router.message.register(cmd_top, Command("top"), KarmaChat())
+    router.message.register(
+        cmd_karma_history, Command("karma_history"), KarmaChat(), ChatAdmin(views.ADMINS_ONLY)
+    )
+    # Lifting a restriction or a ban is what an admin allowed to restrict members does.
+    pardon_admins = ChatAdmin(views.PARDON_ADMINS_ONLY, RESTRICT)
+    router.message.register(cmd_karma_pardon, Command("karma_pardon"), KarmaChat(), pardon_admins)
     router.callback_query.register(on_cancel, KarmaCallback.filter(F.action == KarmaAction.CANCEL))
     return router
 
@@ -316,7 +304,14 @@ def create_reactions_router() -> Router:
     its author, and it only observes, claiming nothing but its own command."""
     router = Router(name="karma_reactions")
     router.message.outer_middleware(ReactionAuthors())
-    router.message.register(cmd_karma_reactions, Command("karma_reactions"), When(F.from_user))
+    # A chat setting: for admins allowed to change the chat's settings.
+    router.message.register(
+        cmd_karma_reactions,
+        Command("karma_reactions"),
+        When(F.from_user),
+        KarmaChat(),
+        ChatAdmin(views.REACTIONS_ADMINS_ONLY, CHANGE_INFO),
+    )
     router.message_reaction.filter(When(F.chat.type.in_({"group", "supergroup"})))
     router.message_reaction.register(on_reaction)
     return router
