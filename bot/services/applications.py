@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import ApplicationSource, ApplicationStatus, ChatType, MemberStatus
-from bot.db.models import Chat
 from bot.domain.dto import ApplicationDecision, ChatInfo, Decision, UserProfile, without_nul
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.log import get_logger
 from bot.repositories.applications import OPEN, ApplicationRepository, ApplicationView
 from bot.repositories.memberships import MembershipRepository
+from bot.repositories.users import ChatRepository
 from bot.services.roster import RosterService
 from bot.settings import Settings
 from bot.texts import N_
@@ -367,10 +367,9 @@ class ApplicationService:
         return view
 
     async def _ensure_chat(self, chat_id: int) -> None:
-        if await self.session.get(Chat, chat_id) is None:
-            await RosterService(self.session).remember_chat(
-                ChatInfo(id=chat_id, type=ChatType.SUPERGROUP)
-            )
+        chats = ChatRepository(self.session)
+        if not await chats.known(chat_id):
+            await chats.remember(ChatInfo(id=chat_id, type=ChatType.SUPERGROUP))
 
     async def _check_history(self, user_id: int, chat_id: int, now: datetime) -> None:
         stats = await self.repo.history(

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import A2TMode, ChatType, JobStatus
-from bot.db.models import Chat
 from bot.domain.dto import VoiceRequest
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.jobs import JobQueue
 from bot.log import get_logger
 from bot.repositories.jobs import JobRepository, JobView
+from bot.repositories.users import ChatRepository
 from bot.settings import A2TSettings, Settings
 from bot.texts import N_, clock
 
@@ -129,14 +129,12 @@ class TranscriptionService:
     async def chat_mode(self, chat_id: int, chat_type: ChatType) -> A2TMode:
         if chat_type == ChatType.PRIVATE:
             return A2TMode.AUTO
-        chat = await self.session.get(Chat, chat_id)
-        return chat.a2t_mode if chat else A2TMode(self.a2t.group_mode)
+        mode = await ChatRepository(self.session).a2t_mode(chat_id)
+        return mode if mode is not None else A2TMode(self.a2t.group_mode)
 
     async def set_chat_mode(self, chat_id: int, mode: A2TMode) -> None:
-        chat = await self.session.get(Chat, chat_id)
-        if chat is None:
+        if not await ChatRepository(self.session).set_a2t_mode(chat_id, mode):
             raise UserFacingError(N_("I don't know this chat yet; try again in a moment."))
-        chat.a2t_mode = mode
         await self.session.commit()
 
     def serves(self, chat_id: int) -> bool:
