@@ -5,39 +5,33 @@ and /karma_history read, /karma_pardon lifts a sanction; where /karma_reactions 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from aiogram import BaseMiddleware, Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, Filter
 from aiogram.types import (
     CallbackQuery,
-    ChatPermissions,
     Message,
     MessageReactionUpdated,
     ReactionTypeEmoji,
-    TelegramObject,
     User,
 )
 
-from bot.db.enums import KarmaSanction
 from bot.domain.dto import VoteRequest
 from bot.domain.karma_rules import reaction_direction
 from bot.errors import UserFacingError
 from bot.log import get_logger
 from bot.services import Services
-from bot.services.karma import Period, Sanction
+from bot.services.karma import Period
 from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile
 from bot.telegram.admins import CHANGE_INFO, RESTRICT, ChatAdmin
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
 from bot.telegram.filters import Command, KarmaVote, VoteIntent, When
+from bot.telegram.karma.middleware import ReactionAuthors
+from bot.telegram.karma.sanctions import apply_sanction, lift_sanction
 
 log = get_logger(__name__)
-READ_ONLY = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, False))
-FULL = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, True))
 PERIODS: dict[str, Period] = {"": "all", "week": "week", "month": "month", "all": "all"}
 _USER_ID = re.compile(r"[0-9]{1,19}")  # not \d: it takes other scripts' digits too
 MAX_USER_ID = 2**63 - 1
@@ -138,47 +132,6 @@ def _emojis(reactions: Sequence[object]) -> list[str]:
     return [r.emoji for r in reactions if isinstance(r, ReactionTypeEmoji)]
 
 
-async def apply_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction) -> None:
-    """Restrict or ban in Telegram; the vote and its record stand (they are committed) if
-    Telegram refuses, e.g. when the bot is not an admin allowed to restrict or ban."""
-    try:
-        if sanction.kind is KarmaSanction.BAN:
-            await bot.ban_chat_member(chat_id, user_id)
-        else:
-            await bot.restrict_chat_member(chat_id, user_id, READ_ONLY, until_date=sanction.until)
-    except TelegramAPIError as error:
-        log.warning(
-            "karma sanction refused by Telegram",
-            chat_id=chat_id,
-            target_id=user_id,
-            kind=sanction.kind.value,
-            error=str(error),
-        )
-        return
-    log.info("karma sanction applied", chat_id=chat_id, target_id=user_id, kind=sanction.kind.value)
-
-
-async def lift_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction) -> None:
-    """Undo a sanction in Telegram: unban (only if still banned), or give back the chat's
-    default permissions."""
-    try:
-        if sanction.kind is KarmaSanction.BAN:
-            await bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
-        else:
-            chat = await bot.get_chat(chat_id)
-            await bot.restrict_chat_member(chat_id, user_id, chat.permissions or FULL)
-    except TelegramAPIError as error:
-        log.warning(
-            "karma sanction lift refused by Telegram",
-            chat_id=chat_id,
-            target_id=user_id,
-            kind=sanction.kind.value,
-            error=str(error),
-        )
-        return
-    log.info("karma sanction lifted", chat_id=chat_id, target_id=user_id, kind=sanction.kind.value)
-
-
 class KarmaChat(Filter):
     """Karma's commands: karma on here, in a group; otherwise the reader is told why.
     Register it after the command's own filter."""
@@ -227,59 +180,6 @@ async def cmd_karma_history(message: Message, services: Services) -> None:
         raise UserFacingError(views.HISTORY_USAGE)
     rows = await services.karma.history(message.chat.id, member.id)
     await message.reply(views.history_text(member.full_name, message.chat.id, rows))
-
-
-class ReactionAuthors(BaseMiddleware):
-    """Remembers who wrote each message in chats that count reactions (a reaction update
-    names only the message). Whether a chat counts them is cached for `ttl_s` per process;
-    another replica's /karma_reactions shows here within that time. Every `prune_every_s`
-    the authors older than KARMA__REACTION_WINDOW_H are forgotten."""
-
-    def __init__(self, ttl_s: float = 60.0, prune_every_s: float = 600.0) -> None:
-        self.ttl_s = ttl_s
-        self.prune_every_s = prune_every_s
-        self._chats: dict[int, tuple[bool, float]] = {}
-        self._next_prune = 0.0
-
-    def forget(self, chat_id: int) -> None:
-        self._chats.pop(chat_id, None)
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        data["reaction_chats"] = self
-        if isinstance(event, Message) and await self._counts(event, data):
-            assert event.from_user is not None
-            await data["services"].karma.remember_author(
-                event.chat.id,
-                user_profile(event.from_user),
-                event.message_id,
-                prune=self._prune_due(),
-            )
-        return await handler(event, data)
-
-    async def _counts(self, message: Message, data: dict[str, Any]) -> bool:
-        author = message.from_user
-        if author is None or author.is_bot or message.chat.type not in ("group", "supergroup"):
-            return False
-        if not data["settings"].karma.enabled:
-            return False
-        now = time.monotonic()
-        on, expires = self._chats.get(message.chat.id, (False, 0.0))
-        if now >= expires:
-            on = await data["services"].karma.reactions_enabled(message.chat.id)
-            self._chats[message.chat.id] = (on, now + self.ttl_s)
-        return on
-
-    def _prune_due(self) -> bool:
-        now = time.monotonic()
-        if now < self._next_prune:
-            return False
-        self._next_prune = now + self.prune_every_s
-        return True
 
 
 def create_router() -> Router:
