@@ -37,7 +37,7 @@ from bot.readiness import dependency_checks
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import Settings
-from bot.telegram import application_actions
+from bot.telegram.applications import actions as application_actions
 from bot.telegram.commands import publish_commands
 from bot.telegram.dispatcher import create_bot, create_dispatcher
 from bot.telegram.webhook import BoundedRequestHandler
@@ -277,7 +277,7 @@ def _start_applications_sweep(
     stack: AsyncExitStack,
 ) -> None:
     """Reminders, expiry and the moderators' digest, in the background."""
-    from bot.telegram.application_sweep import sweep_forever
+    from bot.telegram.applications.sweep import sweep_forever
 
     cfg = settings.applications
     if not cfg.enabled or settings.community.chat_id is None:

@@ -26,7 +26,7 @@ from bot.jobs import TRANSCRIBE, ArqJobQueue, arq_redis_settings, deserialize_jo
 from bot.log import get_logger
 from bot.readiness import dependency_checks
 from bot.settings import Settings
-from bot.telegram import application_actions
+from bot.telegram.applications import actions as application_actions
 from bot.telegram.dispatcher import create_bot
 from worker.engines import EngineUnavailableError
 from worker.jobs import transcribe

@@ -39,7 +39,7 @@ from bot.jobs import InProcessJobQueue
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
-from bot.telegram.application_actions import transcript_ready
+from bot.telegram.applications.actions import transcript_ready
 from bot.telegram.dispatcher import create_bot
 from bot.telegram.sender import SenderLimits
 from tests import factories as f

@@ -148,8 +148,8 @@ def test_layers_point_down() -> None:
         ("bot.domain.dto", "from bot.db.models import User"),
         ("bot.settings", "def f():\n    from bot.services import Services"),
         ("bot.db.engine", "import bot.repositories.jobs"),
-        ("worker.pipeline", "from bot.telegram import application_actions"),
-        ("bot.telegram.handlers.voice", "from worker.pipeline import Pipeline"),
+        ("worker.pipeline", "from bot.telegram.applications import actions"),
+        ("bot.telegram.a2t.handlers", "from worker.pipeline import Pipeline"),
     ],
 )
 def test_checker_catches(module: str, source: str) -> None:
@@ -164,7 +164,7 @@ def test_checker_catches(module: str, source: str) -> None:
         ("bot.repositories.roster", "from bot.domain.member_filter import MemberFilter"),
         ("bot.domain.dto", "from bot.db.enums import ChatType"),
         ("worker.notifier", "from bot.telegram import a2t_views"),
-        ("worker.main", "from bot.telegram import application_actions"),
+        ("worker.main", "from bot.telegram.applications import actions"),
         ("bot.services", "from .karma import KarmaService"),
     ],
 )

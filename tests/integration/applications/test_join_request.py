@@ -19,7 +19,7 @@ from bot.jobs import InProcessJobQueue
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
-from bot.telegram.application_actions import transcript_ready
+from bot.telegram.applications.actions import transcript_ready
 from bot.telegram.callbacks import ModAction
 from tests import factories as f
 from tests.a2t import JFK_PHRASE, audio_bytes, normalise, voice_note

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.enums import ChatType, MemberRole, MemberStatus
 from bot.db.models import Chat, KarmaTotal, Membership, User
-from bot.telegram.roster_callbacks import MembersPageCallback, PageDirection
+from bot.telegram.roster.callbacks import MembersPageCallback, PageDirection
 from tests import factories as f
 from tests.fakes import ApiCall, FakeBotAPI
 from tests.integration.roster.conftest import COMMUNITY, MOD_CHAT, MODERATOR

@@ -27,10 +27,9 @@ from bot.repositories.applications import ApplicationView
 from bot.services import Services
 from bot.services.applications import AlreadyDecidedError
 from bot.settings import Settings
-from bot.telegram import application_actions as actions
-from bot.telegram import application_views as views
 from bot.telegram.adapters import user_profile
 from bot.telegram.admins import RESTRICT
+from bot.telegram.applications import actions, views
 from bot.telegram.callbacks import ApplyCallback, ModAction, ModCallback, malformed
 from bot.telegram.filters import When
 from bot.telegram.moderators import Moderators

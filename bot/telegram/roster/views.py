@@ -25,8 +25,8 @@ from bot.domain.member_filter import MemberFilter
 from bot.i18n import N_, _
 from bot.repositories.roster import MemberPage, MemberRow
 from bot.services.profiles import ForgetReport, ProfileRecord
-from bot.telegram.application_views import status_name as application_status
-from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
+from bot.telegram.applications.views import status_name as application_status
+from bot.telegram.roster.callbacks import ForgetAction, ForgetCallback
 from bot.texts import num
 
 FILTER_MARK = "🔎"

@@ -24,8 +24,7 @@ from bot.db.base import utcnow
 from bot.log import get_logger
 from bot.services.applications import ApplicationService
 from bot.settings import Settings
-from bot.telegram import application_actions as actions
-from bot.telegram import application_views as views
+from bot.telegram.applications import actions, views
 
 log = get_logger(__name__)
 

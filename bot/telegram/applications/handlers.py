@@ -2,7 +2,7 @@
 or /apply (also the deep link /start apply) opens a questionnaire (aiogram FSM) with a
 summary to confirm or edit; voice answers go through A2T. A join request through an
 approved applicant's personal invite link is let in for that applicant only (see
-application_actions); the narrow chat_member handler deals with links of the older,
+actions.py); the narrow chat_member handler deals with links of the older,
 single-use kind."""
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from bot.repositories.applications import ApplicationView
 from bot.services import Services
 from bot.services.applications import Started
 from bot.settings import Settings
-from bot.telegram import application_actions as actions
-from bot.telegram import application_views as views
 from bot.telegram.adapters import chat_info, user_profile, voice_request
+from bot.telegram.applications import actions, views
 from bot.telegram.callbacks import ApplyAction, ApplyCallback
 from bot.telegram.filters import Command, CommandStart, VoiceMedia, VoiceMediaRef, When
 

@@ -25,7 +25,7 @@ from bot.log import get_logger
 from bot.repositories.applications import ApplicationView
 from bot.services.applications import ApplicationService
 from bot.settings import Settings
-from bot.telegram import application_views as views
+from bot.telegram.applications import views
 
 log = get_logger(__name__)
 

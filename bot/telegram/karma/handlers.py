@@ -23,11 +23,11 @@ from bot.errors import UserFacingError
 from bot.log import get_logger
 from bot.services import Services
 from bot.services.karma import Period
-from bot.telegram import karma_views as views
 from bot.telegram.adapters import chat_info, user_profile
 from bot.telegram.admins import CHANGE_INFO, RESTRICT, ChatAdmin
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
 from bot.telegram.filters import Command, KarmaVote, VoteIntent, When
+from bot.telegram.karma import views
 from bot.telegram.karma.middleware import ReactionAuthors
 from bot.telegram.karma.sanctions import apply_sanction, lift_sanction
 

@@ -17,11 +17,11 @@ from bot.errors import NotAllowedError, UserFacingError
 from bot.repositories.roster import Direction, MemberCursor, MemberPage
 from bot.services import Services
 from bot.settings import Settings
-from bot.telegram import roster_views as views
 from bot.telegram.callbacks import malformed
 from bot.telegram.filters import Command, When
 from bot.telegram.moderators import Moderators
-from bot.telegram.roster_callbacks import MembersPageCallback, PageDirection, page_signature
+from bot.telegram.roster import views
+from bot.telegram.roster.callbacks import MembersPageCallback, PageDirection, page_signature
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
