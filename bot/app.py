@@ -37,7 +37,7 @@ from bot.readiness import dependency_checks
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import Settings
-from bot.telegram.applications import actions as application_actions
+from bot.telegram.applications.actions import transcript_ready
 from bot.telegram.commands import publish_commands
 from bot.telegram.dispatcher import create_bot, create_dispatcher
 from bot.telegram.webhook import BoundedRequestHandler
@@ -246,7 +246,7 @@ async def _start_embedded_a2t(
     engine = EngineHolder(settings.a2t)
     engine.start_loading()  # in the background: the bot answers updates meanwhile
     # A voice answer to a membership application: its card shows the text once done.
-    card_hook = partial(application_actions.transcript_ready, bot, sessions, settings)
+    card_hook = partial(transcript_ready, bot, sessions, settings)
     pipeline, executor = create_pipeline(settings, sessions, bot, engine, on_done=[card_hook])
     stack.callback(executor.shutdown, wait=False, cancel_futures=True)
     stack.push_async_callback(pipeline.close)

@@ -26,7 +26,7 @@ from bot.jobs import TRANSCRIBE, ArqJobQueue, arq_redis_settings, deserialize_jo
 from bot.log import get_logger
 from bot.readiness import dependency_checks
 from bot.settings import Settings
-from bot.telegram.applications import actions as application_actions
+from bot.telegram.applications.actions import transcript_ready
 from bot.telegram.dispatcher import create_bot
 from worker.engines import EngineUnavailableError
 from worker.jobs import transcribe
@@ -58,7 +58,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     bot = create_bot(settings.bot)
     ctx["stop_reports"] = install_error_reports(settings.moderation, bot.send_message, "worker")
     # A voice answer to a membership application: its card shows the text once done.
-    card_hook = partial(application_actions.transcript_ready, bot, sessions, settings)
+    card_hook = partial(transcript_ready, bot, sessions, settings)
     pipeline, executor = create_pipeline(
         settings, sessions, bot, engine_holder, on_done=[card_hook]
     )
