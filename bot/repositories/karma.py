@@ -440,11 +440,24 @@ class KarmaRepository:
     async def lock_and_check(
         self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows, up: bool
     ) -> VoteChecks:
-        """Take the voter's lock, then read the checks: one round trip on PostgreSQL."""
-        if self.postgres:
-            return await self.lock_and_check_pg(chat_id, voter_id, target_id, windows, up)
-        await self.lock_voter(chat_id, voter_id)
-        return await self.vote_checks(chat_id, voter_id, target_id, windows, up)
+        """Take the voter's lock (as `lock_voter`) and read the checks. PostgreSQL: one
+        round trip, whose snapshot predates the lock, so a vote of the same voter
+        committed while it waited is missed here: `add_vote` checks the cooldown and the
+        quota again, under the lock."""
+        if not self.postgres:
+            await self.lock_voter(chat_id, voter_id)
+            return await self.vote_checks(chat_id, voter_id, target_id, windows, up)
+        params = {
+            "lock_key": _lock_key(chat_id, voter_id),
+            "chat_id": chat_id,
+            "voter_id": voter_id,
+            "target_id": target_id,
+            "up": up,
+            **windows.params(),
+        }
+        connection = await self.session.connection()  # Core: a hot path needs no ORM
+        row = (await connection.execute(_LOCK_AND_CHECK_PG, params)).one()
+        return _checks(row[1:])
 
     async def add_vote(
         self,
@@ -458,65 +471,20 @@ class KarmaRepository:
         quota: int,
         down_cap: float,
     ) -> tuple[int, float, float] | None:
-        """The chat's and both members' profiles kept current, the event, the target's
-        total moved: (event id, delta, new total). PostgreSQL does it in one round trip
-        and checks the cooldown and quotas again under the lock (None when they refuse);
-        SQLite, whose one writer kept the checks current, in plain statements."""
-        if self.postgres:
-            return await self.add_vote_pg(
-                vote,
-                chat,
-                voter,
-                target,
-                windows,
-                cooldown=cooldown,
-                quota=quota,
-                down_cap=down_cap,
-            )
-        users = UserRepository(self.session)
-        await ChatRepository(self.session).remember(chat)
-        await users.remember(voter)
-        await users.remember(target)
-        event_id, delta = await self.add_event(vote)
-        total = await self.add_to_total(vote.chat_id, vote.target_id, delta)
-        return event_id, delta, total
-
-    async def lock_and_check_pg(
-        self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows, up: bool
-    ) -> VoteChecks:
-        """PostgreSQL, one round trip: take the voter's lock (as `lock_voter`) and read the
-        checks. This statement's snapshot predates the lock, so a vote of the same voter
-        committed while it waited is missed here: `add_vote_pg` checks the cooldown and
-        the quota again, under the lock."""
-        params = {
-            "lock_key": _lock_key(chat_id, voter_id),
-            "chat_id": chat_id,
-            "voter_id": voter_id,
-            "target_id": target_id,
-            "up": up,
-            **windows.params(),
-        }
-        connection = await self.session.connection()  # Core: a hot path needs no ORM
-        row = (await connection.execute(_LOCK_AND_CHECK_PG, params)).one()
-        return _checks(row[1:])
-
-    async def add_vote_pg(
-        self,
-        vote: NewVote,
-        chat: ChatInfo,
-        voter: UserProfile,
-        target: UserProfile,
-        windows: CheckWindows,
-        *,
-        cooldown: bool,
-        quota: int,
-        down_cap: float,
-    ) -> tuple[int, float, float] | None:
-        """PostgreSQL, one round trip: the chat's and both members' profiles kept current
-        (written only when they changed, as RosterService does), the event row if the
-        cooldown, the quota and the daily cap on downvotes still allow it, and the
-        target's total moved by its delta (atomically). (event id, delta, new total),
-        or None when the rechecks refused."""
+        """The chat's and both members' profiles kept current (written only when they
+        changed), the event row, and the target's total moved by its delta (atomically):
+        (event id, delta, new total). PostgreSQL, in one round trip, writes the event only
+        if the cooldown, the quota and the daily cap on downvotes still allow it (None
+        when they refuse); SQLite's one writer kept the checks current, so it runs the
+        plain statements."""
+        if not self.postgres:
+            users = UserRepository(self.session)
+            await ChatRepository(self.session).remember(chat)
+            await users.remember(voter)
+            await users.remember(target)
+            event_id, delta = await self.add_event(vote)
+            total = await self.add_to_total(vote.chat_id, vote.target_id, delta)
+            return event_id, delta, total
         params: dict[str, Any] = {
             **vote.params(),
             "source": vote.source.value,
