@@ -1,7 +1,7 @@
 """`N_()`: marks an English msgid for the catalogs without translating it (gettext's
 convention). Services use it for the texts of the errors they raise; the Telegram
-layer translates them for the reader. Also the few number formats that services' texts
-and several features' views share. No aiogram here, so services can import it."""
+layer translates them for the reader. Also the number formats several features' views
+share. No aiogram here, so services can import it."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from bot.log import get_logger
 from bot.repositories.jobs import JobRepository, JobView
 from bot.repositories.users import ChatRepository
 from bot.settings import A2TSettings, Settings
-from bot.texts import N_, clock
+from bot.texts import N_
 
 log = get_logger(__name__)
 
@@ -98,7 +98,7 @@ class QuotaService:
                         "This recording is {length} long, more than is left of today's "
                         "transcription quota ({minutes} min); it resets at midnight UTC."
                     ),
-                    length=clock(seconds),
+                    length=_minutes(seconds),
                     minutes=self.a2t.user_daily_minutes,
                 )
         # Fenced like every worker write: a superseded try records nothing.
@@ -232,8 +232,8 @@ class TranscriptionService:
         if request.duration_s is not None and request.duration_s > a2t.max_duration_s:
             raise RefusedError(
                 N_("This recording is {length} long; the limit is {limit}."),
-                length=clock(request.duration_s),
-                limit=clock(a2t.max_duration_s),
+                length=_minutes(request.duration_s),
+                limit=_minutes(a2t.max_duration_s),
             )
         await self._check_rate(request)
         if request.user_id is not None:
@@ -383,6 +383,13 @@ def _midnight(moment: datetime) -> datetime:
 
 def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.1f}"
+
+
+def _minutes(seconds: float) -> str:
+    """m:ss, the minutes going past 60 ("60:00 long", "limit is 20:00"): limits are
+    set and read in minutes, unlike a transcript's clock (bot.texts.clock)."""
+    seconds = round(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 __all__ = [
