@@ -1,5 +1,7 @@
 """How transcription jobs look in Telegram: status, progress and result texts,
-their keyboards, and .txt/.srt files. Used by the bot and by the workers."""
+their keyboards, and .txt/.srt files. Shared: the bot's voice feature (bot/telegram/a2t/)
+and the workers render them, so it sits at the top of bot/telegram, in no feature's
+folder."""
 
 from __future__ import annotations
 
