@@ -7,6 +7,7 @@ import gc
 import signal
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from functools import partial
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
@@ -36,6 +37,7 @@ from bot.readiness import dependency_checks
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import Settings
+from bot.telegram.applications.actions import transcript_ready
 from bot.telegram.commands import publish_commands
 from bot.telegram.dispatcher import create_bot, create_dispatcher
 from bot.telegram.webhook import BoundedRequestHandler
@@ -112,7 +114,7 @@ async def run_bot(settings: Settings) -> None:
 
 # Young-generation collections every 50,000 net allocations instead of CPython's 700:
 # an update is a tree of a few hundred pydantic objects, so at 700 the collector ran
-# every couple of updates and took ~10 % of a karma vote's CPU. It only finds cycles
+# every couple of updates (docs/PERFORMANCE.md has the cost). It only finds cycles
 # (refcounting frees everything else at once), and at this rate a collection still
 # comes every few hundred updates. The older generations keep their default ratios.
 GC_THRESHOLDS = (50_000, 20, 10)
@@ -124,8 +126,8 @@ def tune_garbage_collector() -> None:
 
     The dispatcher, aiogram's and pydantic's model classes, SQLAlchemy's metadata and
     the catalogs live as long as the process, yet every older-generation collection
-    would walk them again. Frozen, they are skipped (~10 % less CPU per karma vote in
-    the benchmark); the thresholds above save about as much again.
+    would walk them again. Frozen, they are skipped; the thresholds above cut the young
+    collections (docs/PERFORMANCE.md, "What this round changed").
     """
     gc.collect()
     gc.freeze()
@@ -243,7 +245,9 @@ async def _start_embedded_a2t(
         return
     engine = EngineHolder(settings.a2t)
     engine.start_loading()  # in the background: the bot answers updates meanwhile
-    pipeline, executor = create_pipeline(settings, sessions, bot, engine)
+    # A voice answer to a membership application: its card shows the text once done.
+    card_hook = partial(transcript_ready, bot, sessions, settings)
+    pipeline, executor = create_pipeline(settings, sessions, bot, engine, on_done=[card_hook])
     stack.callback(executor.shutdown, wait=False, cancel_futures=True)
     stack.push_async_callback(pipeline.close)
     queue = InProcessJobQueue(
@@ -273,7 +277,7 @@ def _start_applications_sweep(
     stack: AsyncExitStack,
 ) -> None:
     """Reminders, expiry and the moderators' digest, in the background."""
-    from bot.telegram.application_sweep import sweep_forever
+    from bot.telegram.applications.sweep import sweep_forever
 
     cfg = settings.applications
     if not cfg.enabled or settings.community.chat_id is None:

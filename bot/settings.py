@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.karma_rules import parse_escalation
+
 TELEGRAM_CLOUD_API = "https://api.telegram.org"
 # What Telegram accepts as a webhook's secret_token: 1-256 characters of this set.
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -256,7 +258,7 @@ class KarmaSettings(BaseModel):
     ring_min_factor: float = Field(default=0.1, gt=0, le=1)
     # The voter may cancel a vote this long after casting it.
     undo_window_s: int = Field(default=600, ge=0)
-    # Downvotes (the rules in bot/services/karma_rules.py): weight 0 from voters with no
+    # Downvotes (the rules in bot/domain/karma_rules.py): weight 0 from voters with no
     # upvote received in the chat at least downvote_history_h ago; at most
     # downvote_daily_cap of weight per voter -> target per UTC day.
     downvote_history_h: int = Field(default=72, ge=0)
@@ -277,9 +279,6 @@ class KarmaSettings(BaseModel):
     @field_validator("escalation")
     @classmethod
     def _valid_escalation(cls, value: str) -> str:
-        # Imported here: bot.services imports these settings.
-        from bot.services.karma_rules import parse_escalation
-
         parse_escalation(value)  # raises ValueError naming the faulty step
         return value
 

@@ -52,10 +52,10 @@ from bot.app import tune_garbage_collector
 from bot.db.base import utcnow
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import KarmaEvent, KarmaTotal
+from bot.domain.dto import ChatInfo, UserProfile, VoteRequest
 from bot.log import configure_logging
 from bot.repositories.karma import KarmaRepository
 from bot.services import AppDeps
-from bot.services.dto import ChatInfo, UserProfile, VoteRequest
 from bot.services.karma import KarmaService
 from bot.settings import LogSettings, Settings
 from bot.telegram.dispatcher import create_bot, create_dispatcher

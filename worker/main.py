@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from arq import func
@@ -25,6 +26,7 @@ from bot.jobs import TRANSCRIBE, ArqJobQueue, arq_redis_settings, deserialize_jo
 from bot.log import get_logger
 from bot.readiness import dependency_checks
 from bot.settings import Settings
+from bot.telegram.applications.actions import transcript_ready
 from bot.telegram.dispatcher import create_bot
 from worker.engines import EngineUnavailableError
 from worker.jobs import transcribe
@@ -55,7 +57,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     sessions = create_session_factory(db)
     bot = create_bot(settings.bot)
     ctx["stop_reports"] = install_error_reports(settings.moderation, bot.send_message, "worker")
-    pipeline, executor = create_pipeline(settings, sessions, bot, engine_holder)
+    # A voice answer to a membership application: its card shows the text once done.
+    card_hook = partial(transcript_ready, bot, sessions, settings)
+    pipeline, executor = create_pipeline(
+        settings, sessions, bot, engine_holder, on_done=[card_hook]
+    )
     ctx.update(db=db, bot=bot, pipeline=pipeline, executor=executor)
     await pipeline.start()
     queue = ArqJobQueue(ctx["redis"], settings.redis.queue_name)

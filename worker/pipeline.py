@@ -31,7 +31,7 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -59,7 +59,6 @@ from bot.repositories.jobs import OVER_QUOTA, JobRepository, JobView
 from bot.services.transcription import OverQuotaError, QuotaService
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
-from bot.telegram import application_actions
 from bot.texts import N_
 from worker.audio import AudioError, DecodedAudio, DecoderFailedError, DecoderProcess, decode
 from worker.download import DownloadFailedError, fetch_file
@@ -78,6 +77,11 @@ log = get_logger(__name__)
 _T = TypeVar("_T")
 
 EngineProvider = Callable[[], Awaitable[Engine]]
+# Called with a job's id once it is done and posted: what other features do then (a voice
+# answer's card shows its text). The composition roots register them (bot/app.py,
+# worker/main.py), so the pipeline knows no feature's Telegram code. A hook must not
+# raise: the job is finished by then.
+JobDoneHook = Callable[[int], Awaitable[None]]
 # Telegram and network failures that another try may not meet. Database errors are
 # transient only when the connection failed (bot/db/errors.py).
 TRANSIENT = (
@@ -149,6 +153,7 @@ class Pipeline:
         engine: EngineProvider,
         executor: Executor,
         decoder: DecoderProcess | None = None,
+        on_done: Sequence[JobDoneHook] = (),
     ) -> None:
         self.settings = settings
         self.a2t = settings.a2t
@@ -158,6 +163,7 @@ class Pipeline:
         self.executor = executor
         # None: decode with the ffmpeg program (PyAV not installed); a child either way.
         self.decoder = decoder
+        self.on_done = tuple(on_done)
         self.notifier = Notifier(bot, settings.a2t)
         self.i18n = create_i18n()
         self.stale_after = timedelta(seconds=settings.a2t.stale_after_s)
@@ -281,8 +287,8 @@ class Pipeline:
             metrics.A2T_QUEUE_DEPTH.set(await jobs.open_count())
             await session.commit()
         metrics.A2T_JOBS.labels("done").inc()
-        # A voice answer to a membership application: its card shows the text now.
-        await application_actions.transcript_ready(self.bot, self.sessions, self.settings, job.id)
+        for hook in self.on_done:
+            await hook(job.id)
         metrics.A2T_TIME_TO_RESULT.observe((utcnow() - job.received_at).total_seconds())
         log.info("job done", audio_s=job.audio_duration_s, stages_ms=clock.stages_ms())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from aiogram import Bot
@@ -17,7 +18,7 @@ from bot.settings import A2TSettings, Settings
 from bot.texts import N_
 from worker.audio import DecoderProcess
 from worker.engines import Engine, load_engine
-from worker.pipeline import Pipeline
+from worker.pipeline import JobDoneHook, Pipeline
 
 log = get_logger(__name__)
 
@@ -58,6 +59,7 @@ def create_pipeline(
     sessions: async_sessionmaker[AsyncSession],
     bot: Bot,
     engine: EngineHolder,
+    on_done: Sequence[JobDoneHook] = (),
 ) -> tuple[Pipeline, ThreadPoolExecutor]:
     # One inference thread per process: CTranslate2 gets its own cpu_threads, and one
     # process per core scales better than more threads in one process.
@@ -70,5 +72,6 @@ def create_pipeline(
         executor=executor,
         # PyAV in a child process; without PyAV, the ffmpeg program (a child as well).
         decoder=DecoderProcess() if importlib.util.find_spec("av") is not None else None,
+        on_done=on_done,
     )
     return pipeline, executor

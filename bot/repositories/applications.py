@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.base import utcnow
 from bot.db.enums import ApplicationSource, ApplicationStatus, JobStatus
 from bot.db.models import Application, ApplicationAnswer, ApplicationEvent, TranscriptionJob, User
+from bot.domain.dto import full_name
 from bot.repositories.upsert import upsert
 
 OPEN = (ApplicationStatus.DRAFT, ApplicationStatus.PENDING)
@@ -60,9 +61,7 @@ class ApplicationView:
 
 
 def _view(app: Application, applicant: User | None, decider: User | None) -> ApplicationView:
-    name = ""
-    if applicant is not None:
-        name = " ".join(p for p in (applicant.first_name, applicant.last_name) if p)
+    name = full_name(applicant.first_name, applicant.last_name) if applicant else ""
     return ApplicationView(
         id=app.id,
         user_id=app.user_id,

@@ -24,6 +24,10 @@ from bot.db.models import TranscriptionJob
 OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
 # error_code of a job the worker refused because the requester's day was used up.
 OVER_QUOTA = "over_quota"
+# Seconds of audio a job holds: decoded, else as the message declared it.
+AUDIO_SECONDS = func.coalesce(
+    TranscriptionJob.audio_duration_s, TranscriptionJob.declared_duration_s, 0.0
+)
 # Seconds of audio a job costs its requester: none for a transcript copied from the
 # cache (nothing was processed) or a job refused for the quota itself.
 CHARGED_SECONDS = case(
@@ -34,9 +38,7 @@ CHARGED_SECONDS = case(
         ),
         0.0,
     ),
-    else_=func.coalesce(
-        TranscriptionJob.audio_duration_s, TranscriptionJob.declared_duration_s, 0.0
-    ),
+    else_=AUDIO_SECONDS,
 )
 
 

@@ -1,12 +1,13 @@
 """Karma queries: the vote checks (cooldown, quota, rings), the atomic total update,
-leaderboards with ranks and the per-member history. Plain rows out."""
+leaderboards with ranks and the per-member history. Plain DTOs out, never ORM rows; the
+SQL dialect (PostgreSQL's folded vote statements, SQLite's plain ones) stays in here."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -35,10 +36,9 @@ from bot.db.models import (
     KarmaTotal,
     User,
 )
+from bot.domain.dto import ChatInfo, UserProfile
 from bot.repositories.upsert import increment, upsert
-
-if TYPE_CHECKING:  # bot.services imports this module
-    from bot.services.dto import ChatInfo, UserProfile
+from bot.repositories.users import ChatRepository, UserRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,60 @@ class HistoryRow:
     message_id: int | None
     created_at: datetime
     cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A stored vote, as much of it as undoing it needs."""
+
+    id: int
+    chat_id: int
+    voter_id: int
+    target_id: int
+    source: KarmaSource
+    delta: float
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+_EVENT_COLUMNS = (
+    KarmaEvent.id,
+    KarmaEvent.chat_id,
+    KarmaEvent.voter_id,
+    KarmaEvent.target_id,
+    KarmaEvent.source,
+    KarmaEvent.delta,
+    KarmaEvent.created_at,
+    KarmaEvent.cancelled_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionRecord:
+    """An escalation step as stored: which, until when, the step's index."""
+
+    id: int
+    kind: KarmaSanction
+    until: datetime | None
+    step: int
+
+
+_PROFILE_COLUMNS = (
+    User.id,
+    User.is_bot,
+    User.first_name,
+    User.last_name,
+    User.username,
+    User.language_code,
+    User.is_premium,
+)
+
+_SANCTION_COLUMNS = (
+    KarmaRestriction.id,
+    KarmaRestriction.kind,
+    KarmaRestriction.until,
+    KarmaRestriction.step,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +149,7 @@ class CheckWindows:
 
 @dataclass(frozen=True, slots=True)
 class VoteChecks:
-    """What a vote's rules need (bot/services/karma_rules.py). The upvote-only and the
+    """What a vote's rules need (bot/domain/karma_rules.py). The upvote-only and the
     downvote-only ones are read for their direction alone: the others hold the default."""
 
     voter_karma: float
@@ -383,13 +437,16 @@ class KarmaRepository:
         ).one()
         return _checks(row)
 
-    async def lock_and_check_pg(
+    async def lock_and_check(
         self, chat_id: int, voter_id: int, target_id: int, windows: CheckWindows, up: bool
     ) -> VoteChecks:
-        """PostgreSQL, one round trip: take the voter's lock (as `lock_voter`) and read the
-        checks. This statement's snapshot predates the lock, so a vote of the same voter
-        committed while it waited is missed here: `add_vote_pg` checks the cooldown and
-        the quota again, under the lock."""
+        """Take the voter's lock (as `lock_voter`) and read the checks. PostgreSQL: one
+        round trip, whose snapshot predates the lock, so a vote of the same voter
+        committed while it waited is missed here: `add_vote` checks the cooldown and the
+        quota again, under the lock."""
+        if not self.postgres:
+            await self.lock_voter(chat_id, voter_id)
+            return await self.vote_checks(chat_id, voter_id, target_id, windows, up)
         params = {
             "lock_key": _lock_key(chat_id, voter_id),
             "chat_id": chat_id,
@@ -402,7 +459,7 @@ class KarmaRepository:
         row = (await connection.execute(_LOCK_AND_CHECK_PG, params)).one()
         return _checks(row[1:])
 
-    async def add_vote_pg(
+    async def add_vote(
         self,
         vote: NewVote,
         chat: ChatInfo,
@@ -414,11 +471,20 @@ class KarmaRepository:
         quota: int,
         down_cap: float,
     ) -> tuple[int, float, float] | None:
-        """PostgreSQL, one round trip: the chat's and both members' profiles kept current
-        (written only when they changed, as RosterService does), the event row if the
-        cooldown, the quota and the daily cap on downvotes still allow it, and the
-        target's total moved by its delta (atomically). (event id, delta, new total),
-        or None when the rechecks refused."""
+        """The chat's and both members' profiles kept current (written only when they
+        changed), the event row, and the target's total moved by its delta (atomically):
+        (event id, delta, new total). PostgreSQL, in one round trip, writes the event only
+        if the cooldown, the quota and the daily cap on downvotes still allow it (None
+        when they refuse); SQLite's one writer kept the checks current, so it runs the
+        plain statements."""
+        if not self.postgres:
+            users = UserRepository(self.session)
+            await ChatRepository(self.session).remember(chat)
+            await users.remember(voter)
+            await users.remember(target)
+            event_id, delta = await self.add_event(vote)
+            total = await self.add_to_total(vote.chat_id, vote.target_id, delta)
+            return event_id, delta, total
         params: dict[str, Any] = {
             **vote.params(),
             "source": vote.source.value,
@@ -455,8 +521,11 @@ class KarmaRepository:
             )
         )
 
-    async def get_event(self, event_id: int) -> KarmaEvent | None:
-        return await self.session.get(KarmaEvent, event_id)
+    async def get_event(self, event_id: int) -> EventRecord | None:
+        row = (
+            await self.session.execute(select(*_EVENT_COLUMNS).where(KarmaEvent.id == event_id))
+        ).first()
+        return EventRecord(*row) if row else None
 
     async def cancel_event(self, event_id: int, at: datetime) -> bool:
         """Mark the event cancelled; False when it already was (only one caller wins)."""
@@ -537,40 +606,47 @@ class KarmaRepository:
 
     async def lift_sanction_of_event(
         self, event_id: int, at: datetime, by: int
-    ) -> KarmaRestriction | None:
+    ) -> SanctionRecord | None:
         """Lift what this vote triggered (it stops counting for the escalation); the row
         as it was, or None when the vote triggered nothing still standing."""
         return await self._lift(KarmaRestriction.event_id == event_id, at, by, KarmaLift.UNDO)
 
     async def current_sanction(
         self, chat_id: int, user_id: int, now: datetime
-    ) -> KarmaRestriction | None:
+    ) -> SanctionRecord | None:
         """The member's sanction in force: not lifted, not expired."""
-        return await self.session.scalar(
-            select(KarmaRestriction)
-            .where(
-                KarmaRestriction.chat_id == chat_id,
-                KarmaRestriction.user_id == user_id,
-                KarmaRestriction.lifted_at.is_(None),
-                or_(KarmaRestriction.until.is_(None), KarmaRestriction.until > now),
+        row = (
+            await self.session.execute(
+                select(*_SANCTION_COLUMNS)
+                .where(
+                    KarmaRestriction.chat_id == chat_id,
+                    KarmaRestriction.user_id == user_id,
+                    KarmaRestriction.lifted_at.is_(None),
+                    or_(KarmaRestriction.until.is_(None), KarmaRestriction.until > now),
+                )
+                .order_by(KarmaRestriction.created_at.desc(), KarmaRestriction.id.desc())
+                .limit(1)
             )
-            .order_by(KarmaRestriction.created_at.desc(), KarmaRestriction.id.desc())
-            .limit(1)
-        )
+        ).first()
+        return SanctionRecord(*row) if row else None
 
-    async def pardon(self, sanction_id: int, at: datetime, by: int) -> KarmaRestriction | None:
+    async def pardon(self, sanction_id: int, at: datetime, by: int) -> SanctionRecord | None:
         return await self._lift(KarmaRestriction.id == sanction_id, at, by, KarmaLift.PARDON)
 
     async def _lift(
         self, where: ColumnElement[bool], at: datetime, by: int, reason: KarmaLift
-    ) -> KarmaRestriction | None:
-        """Only one caller lifts a sanction (the UPDATE's WHERE decides)."""
-        return await self.session.scalar(
-            update(KarmaRestriction)
-            .where(where, KarmaRestriction.lifted_at.is_(None))
-            .values(lifted_at=at, lifted_by=by, lift_reason=reason)
-            .returning(KarmaRestriction)
-        )
+    ) -> SanctionRecord | None:
+        """Only one caller lifts a sanction (the UPDATE's WHERE decides); the sanction as
+        it was, or None."""
+        row = (
+            await self.session.execute(
+                update(KarmaRestriction)
+                .where(where, KarmaRestriction.lifted_at.is_(None))
+                .values(lifted_at=at, lifted_by=by, lift_reason=reason)
+                .returning(*_SANCTION_COLUMNS)
+            )
+        ).first()
+        return SanctionRecord(*row) if row else None
 
     # ------------------------------------------------------------------ reactions
     async def reactions_enabled(self, chat_id: int) -> bool:
@@ -598,35 +674,41 @@ class KarmaRepository:
             unless_same=["user_id"],
         )
 
-    async def reaction_target(self, chat_id: int, message_id: int) -> User | None:
+    async def reaction_target(self, chat_id: int, message_id: int) -> UserProfile | None:
         """The author of a remembered message, if the chat counts reactions."""
-        return await self.session.scalar(
-            select(User)
-            .join(KarmaMessageAuthor, KarmaMessageAuthor.user_id == User.id)
-            .join(Chat, Chat.id == KarmaMessageAuthor.chat_id)
-            .where(
-                KarmaMessageAuthor.chat_id == chat_id,
-                KarmaMessageAuthor.message_id == message_id,
-                Chat.karma_reactions.is_(True),
+        row = (
+            await self.session.execute(
+                select(*_PROFILE_COLUMNS)
+                .join(KarmaMessageAuthor, KarmaMessageAuthor.user_id == User.id)
+                .join(Chat, Chat.id == KarmaMessageAuthor.chat_id)
+                .where(
+                    KarmaMessageAuthor.chat_id == chat_id,
+                    KarmaMessageAuthor.message_id == message_id,
+                    Chat.karma_reactions.is_(True),
+                )
             )
-        )
+        ).first()
+        return UserProfile.model_validate(row._mapping) if row else None
 
     async def live_reaction(
         self, chat_id: int, voter_id: int, message_id: int
-    ) -> KarmaEvent | None:
+    ) -> EventRecord | None:
         """The standing reaction vote of this voter on this message."""
-        return await self.session.scalar(
-            select(KarmaEvent)
-            .where(
-                KarmaEvent.chat_id == chat_id,
-                KarmaEvent.voter_id == voter_id,
-                KarmaEvent.message_id == message_id,
-                KarmaEvent.source == KarmaSource.REACTION,
-                KarmaEvent.cancelled_at.is_(None),
+        row = (
+            await self.session.execute(
+                select(*_EVENT_COLUMNS)
+                .where(
+                    KarmaEvent.chat_id == chat_id,
+                    KarmaEvent.voter_id == voter_id,
+                    KarmaEvent.message_id == message_id,
+                    KarmaEvent.source == KarmaSource.REACTION,
+                    KarmaEvent.cancelled_at.is_(None),
+                )
+                .order_by(KarmaEvent.id.desc())
+                .limit(1)
             )
-            .order_by(KarmaEvent.id.desc())
-            .limit(1)
-        )
+        ).first()
+        return EventRecord(*row) if row else None
 
     async def prune_authors(self, before: datetime) -> int:
         result = await self.session.execute(

@@ -21,6 +21,7 @@ from bot.db.models import (
     TranscriptionJob,
     User,
 )
+from bot.repositories.jobs import AUDIO_SECONDS
 
 FINAL_JOBS = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 OPEN_APPLICATIONS = (ApplicationStatus.DRAFT, ApplicationStatus.PENDING)
@@ -125,12 +126,9 @@ class ProfileRepository:
 
     async def transcription_usage(self, user_id: int) -> tuple[int, float]:
         """Finished transcriptions of the user's audio: how many, and seconds of audio."""
-        seconds = func.coalesce(
-            TranscriptionJob.audio_duration_s, TranscriptionJob.declared_duration_s, 0.0
-        )
         count, total = (
             await self.session.execute(
-                select(func.count(), func.coalesce(func.sum(seconds), 0.0)).where(
+                select(func.count(), func.coalesce(func.sum(AUDIO_SECONDS), 0.0)).where(
                     TranscriptionJob.user_id == user_id,
                     TranscriptionJob.status == JobStatus.DONE,
                 )

@@ -23,16 +23,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.enums import MemberRole, MemberStatus
 from bot.db.models import KarmaTotal, Membership, User
-
-if TYPE_CHECKING:  # a DTO of the services layer; importing it here would be circular
-    from bot.services.member_filter import MemberFilter
+from bot.domain.member_filter import MemberFilter
 
 Direction = Literal["next", "prev"]
 SHORT_TERM = 3  # search terms shorter than this match the start of a name

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import ApplicationSource, ApplicationStatus, ChatType, MemberStatus
-from bot.db.models import Chat
+from bot.domain.dto import ApplicationDecision, ChatInfo, Decision, UserProfile, without_nul
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.log import get_logger
 from bot.repositories.applications import OPEN, ApplicationRepository, ApplicationView
 from bot.repositories.memberships import MembershipRepository
-from bot.services.dto import ApplicationDecision, ChatInfo, UserProfile, without_nul
+from bot.repositories.users import ChatRepository
 from bot.services.roster import RosterService
 from bot.settings import Settings
 from bot.texts import N_
@@ -45,12 +44,6 @@ DEFAULT_REJECT_REASONS = [
 
 # A card missing this long after submission is posted again by the sweep.
 CARD_RETRY_AFTER = timedelta(minutes=2)
-
-
-class Decision(StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
-    BAN = "ban"
 
 
 _DECIDED = {
@@ -235,7 +228,7 @@ class ApplicationService:
         """One decision per application: the conditional UPDATE matches only while it is
         pending, so of two concurrent presses exactly one wins. Committed."""
         await self.on_card(request.application_id, request.card_chat_id, request.card_message_id)
-        decision = Decision(request.decision)
+        decision = request.decision
         now = utcnow()
         won = await self.repo.transition(
             request.application_id,
@@ -374,10 +367,9 @@ class ApplicationService:
         return view
 
     async def _ensure_chat(self, chat_id: int) -> None:
-        if await self.session.get(Chat, chat_id) is None:
-            await RosterService(self.session).remember_chat(
-                ChatInfo(id=chat_id, type=ChatType.SUPERGROUP)
-            )
+        chats = ChatRepository(self.session)
+        if not await chats.known(chat_id):
+            await chats.remember(ChatInfo(id=chat_id, type=ChatType.SUPERGROUP))
 
     async def _check_history(self, user_id: int, chat_id: int, now: datetime) -> None:
         stats = await self.repo.history(

@@ -1,7 +1,7 @@
 """KarmaService: weighted votes between chat members, their undo, ranks and history.
 
 The rules (cooldown, daily quota, ring damping, the downvote rules and when a fall is
-sanctioned: bot/services/karma_rules.py) are derived from `karma_events` in the
+sanctioned: bot/domain/karma_rules.py) are derived from `karma_events` in the
 database, so they hold across restarts and any number of bot replicas. A vote is one
 transaction: the event row and an atomic `karma = karma + delta` upsert of the total.
 """
@@ -17,19 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import KarmaSanction, KarmaSource
-from bot.db.models import KarmaEvent, KarmaRestriction
-from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
-from bot.log import get_logger
-from bot.repositories.karma import (
-    CheckWindows,
-    HistoryRow,
-    KarmaRepository,
-    NewVote,
-    RankedMember,
-    VoteChecks,
-)
-from bot.services.dto import ChatInfo, UserProfile, VoteRequest
-from bot.services.karma_rules import (
+from bot.domain.dto import ChatInfo, UserProfile, VoteRequest
+from bot.domain.karma_rules import (
     EPSILON,
     downvote_weight,
     escalation_step,
@@ -37,6 +26,18 @@ from bot.services.karma_rules import (
     ring_factor,
     sanction_due,
     vote_weight,
+)
+from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
+from bot.log import get_logger
+from bot.repositories.karma import (
+    CheckWindows,
+    EventRecord,
+    HistoryRow,
+    KarmaRepository,
+    NewVote,
+    RankedMember,
+    SanctionRecord,
+    VoteChecks,
 )
 from bot.services.roster import RosterService
 from bot.settings import Settings
@@ -145,32 +146,20 @@ class KarmaService:
             ring_since=now - timedelta(hours=cfg.ring_window_h),
             history_before=now - timedelta(hours=cfg.downvote_history_h),
         )
-        if self.repo.postgres:  # the voter's lock and the checks in one round trip
-            checks = await self.repo.lock_and_check_pg(chat_id, voter.id, target.id, windows, up)
-        else:
-            await self.repo.lock_voter(chat_id, voter.id)
-            checks = await self.repo.vote_checks(chat_id, voter.id, target.id, windows, up)
+        checks = await self.repo.lock_and_check(chat_id, voter.id, target.id, windows, up)
         self._refuse(request, checks)
         vote, factor = self._weigh(request, checks)
-
-        if self.repo.postgres:  # profiles, event and total in one round trip
-            added = await self._add_vote_pg(request, vote, windows)
+        added = await self._add_vote(request, vote, windows)
+        if added is None:
+            # A vote of this voter got in while this one waited for the lock: check and
+            # weigh again, now under the lock (nothing else can get in).
+            checks = await self.repo.vote_checks(chat_id, voter.id, target.id, windows, up)
+            self._refuse(request, checks)
+            vote, factor = self._weigh(request, checks)
+            added = await self._add_vote(request, vote, windows)
             if added is None:
-                # A vote of this voter got in while this one waited for the lock: check
-                # and weigh again, now under the lock (nothing else can get in).
-                checks = await self.repo.vote_checks(chat_id, voter.id, target.id, windows, up)
-                self._refuse(request, checks)
-                vote, factor = self._weigh(request, checks)
-                added = await self._add_vote_pg(request, vote, windows)
-                if added is None:
-                    raise RuntimeError("the rechecks refused what fresh checks allow")
-            event_id, delta, total = added
-        else:
-            await self.roster.remember_chat(request.chat)
-            await self.roster.remember_user(voter)
-            await self.roster.remember_user(target)
-            event_id, delta = await self.repo.add_event(vote)
-            total = await self.repo.add_to_total(chat_id, target.id, delta)
+                raise RuntimeError("the rechecks refused what fresh checks allow")
+        event_id, delta, total = added
         sanction = None
         if delta < 0 and total <= cfg.restrict_below:  # rare: only then is it worth a look
             since = now - timedelta(days=cfg.sanction_window_d)
@@ -241,11 +230,11 @@ class KarmaService:
         )
         return vote, factor
 
-    async def _add_vote_pg(
+    async def _add_vote(
         self, request: VoteRequest, vote: NewVote, windows: CheckWindows
     ) -> tuple[int, float, float] | None:
         cfg = self.settings
-        return await self.repo.add_vote_pg(
+        return await self.repo.add_vote(
             vote,
             request.chat,
             request.voter,
@@ -333,7 +322,7 @@ class KarmaService:
         await self.session.commit()
         return cancelled
 
-    async def _reverse(self, event: KarmaEvent, now: datetime, by: int) -> CancelResult | None:
+    async def _reverse(self, event: EventRecord, now: datetime, by: int) -> CancelResult | None:
         """Cancel a vote exactly: its delta off the total, its sanction lifted. None when
         it was cancelled already (only one caller wins)."""
         if not await self.repo.cancel_event(event.id, now):
@@ -341,8 +330,9 @@ class KarmaService:
         total = await self.repo.add_to_total(event.chat_id, event.target_id, -event.delta)
         row = await self.repo.lift_sanction_of_event(event.id, now, by)
         lifted = _in_force(row, now)
-        target = await self.roster.get_user(event.target_id)
-        name = _name(target.first_name, target.last_name) if target else str(event.target_id)
+        name = await self.roster.user_name(event.target_id)
+        if name is None:
+            name = str(event.target_id)
         log.info(
             "karma vote cancelled",
             event_id=event.id,
@@ -410,7 +400,7 @@ class KarmaService:
             request = VoteRequest(
                 chat=chat,
                 voter=voter,
-                target=UserProfile.model_validate(author, from_attributes=True),
+                target=author,
                 direction=1 if new > 0 else -1,
                 source=KarmaSource.REACTION,
                 message_id=message_id,
@@ -429,8 +419,9 @@ class KarmaService:
         escalation (unlike an undone vote's). The caller checks the moderator's rights."""
         self.ensure_enabled()
         now = now or utcnow()
-        user = await self.roster.get_user(user_id)
-        name = _name(user.first_name, user.last_name) if user else str(user_id)
+        name = await self.roster.user_name(user_id)
+        if name is None:
+            name = str(user_id)
         current = await self.repo.current_sanction(chat_id, user_id, now)
         lifted = await self.repo.pardon(current.id, now, moderator_id) if current else None
         sanction = _in_force(lifted, now)
@@ -473,11 +464,7 @@ class KarmaService:
         return await self.repo.history(chat_id, target_id, HISTORY_SIZE)
 
 
-def _in_force(row: KarmaRestriction | None, now: datetime) -> Sanction | None:
+def _in_force(row: SanctionRecord | None, now: datetime) -> Sanction | None:
     if row is None or (row.until is not None and row.until <= now):
         return None
     return Sanction(row.kind, row.until, row.step)
-
-
-def _name(first: str, last: str | None) -> str:
-    return f"{first} {last}" if last else first

@@ -12,12 +12,11 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
 from bot.db.enums import MemberRole, MemberStatus
-from bot.db.models import Chat, User
+from bot.domain.dto import ChatInfo, UserProfile
+from bot.domain.member_filter import MemberFilter
 from bot.errors import FeatureUnavailableError
 from bot.log import get_logger
 from bot.repositories.memberships import MembershipRepository
@@ -28,9 +27,7 @@ from bot.repositories.roster import (
     MemberRow,
     RosterRepository,
 )
-from bot.repositories.upsert import upsert
-from bot.services.dto import ChatInfo, UserProfile
-from bot.services.member_filter import MemberFilter
+from bot.repositories.users import ChatRepository, UserRepository
 from bot.settings import Settings
 from bot.texts import N_
 
@@ -63,10 +60,6 @@ def member_state(status: TelegramStatus, is_member: bool) -> MemberStatus:
     return MemberStatus.BANNED if status == "kicked" else MemberStatus.LEFT
 
 
-_USER_FIELDS = ("is_bot", "first_name", "last_name", "username", "language_code", "is_premium")
-_CHAT_FIELDS = ("type", "title", "username")
-
-
 class RosterService:
     def __init__(self, session: AsyncSession, settings: Settings | None = None) -> None:
         self.session = session
@@ -75,44 +68,26 @@ class RosterService:
         self.settings = settings
         self.memberships = MembershipRepository(session)
         self.members = RosterRepository(session)
+        self.users = UserRepository(session)
+        self.chats = ChatRepository(session)
 
     async def remember_user(self, profile: UserProfile) -> None:
-        """Create or refresh a user's profile from what Telegram just told us (no write,
-        and no row lock, when nothing changed)."""
-        values = profile.model_dump(include={"id", *_USER_FIELDS})
-        await upsert(
-            self.session,
-            User,
-            {**values, "updated_at": utcnow()},
-            conflict=["id"],
-            update=[*_USER_FIELDS, "updated_at"],
-            unless_same=_USER_FIELDS,
-        )
+        """Create or refresh a user's profile from what Telegram just told us."""
+        await self.users.remember(profile)
 
     async def remember_chat(self, chat: ChatInfo) -> None:
-        await upsert(
-            self.session,
-            Chat,
-            {**chat.model_dump(), "updated_at": utcnow()},
-            conflict=["id"],
-            update=[*_CHAT_FIELDS, "updated_at"],
-            unless_same=_CHAT_FIELDS,
-        )
+        await self.chats.remember(chat)
 
-    async def get_user(self, user_id: int) -> User | None:
-        return await self.session.get(User, user_id)
+    async def user_name(self, user_id: int) -> str | None:
+        """A known user's full name; None for one the bot never met."""
+        return await self.users.full_name(user_id)
 
     async def chosen_languages(self) -> dict[int, str]:
         """Every user's /language choice (users who chose none are not listed)."""
-        rows = await self.session.execute(
-            select(User.id, User.ui_language).where(User.ui_language.is_not(None))
-        )
-        return {user_id: language for user_id, language in rows if language}
+        return await self.users.chosen_languages()
 
     async def set_ui_language(self, user_id: int, language: str | None) -> None:
-        await self.session.execute(
-            update(User).where(User.id == user_id).values(ui_language=language, updated_at=utcnow())
-        )
+        await self.users.set_ui_language(user_id, language)
 
     # ------------------------------------------------------------------ roster updates
     def role_of(self, user_id: int, status: TelegramStatus) -> MemberRole:

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.enums import A2TMode, ChatType, JobStatus
-from bot.db.models import Chat
+from bot.domain.dto import VoiceRequest
 from bot.errors import FeatureUnavailableError, NotAllowedError, UserFacingError
 from bot.jobs import JobQueue
 from bot.log import get_logger
 from bot.repositories.jobs import JobRepository, JobView
-from bot.services.dto import VoiceRequest
+from bot.repositories.users import ChatRepository
 from bot.settings import A2TSettings, Settings
 from bot.texts import N_
 
@@ -98,7 +98,7 @@ class QuotaService:
                         "This recording is {length} long, more than is left of today's "
                         "transcription quota ({minutes} min); it resets at midnight UTC."
                     ),
-                    length=_clock(seconds),
+                    length=_minutes(seconds),
                     minutes=self.a2t.user_daily_minutes,
                 )
         # Fenced like every worker write: a superseded try records nothing.
@@ -129,14 +129,12 @@ class TranscriptionService:
     async def chat_mode(self, chat_id: int, chat_type: ChatType) -> A2TMode:
         if chat_type == ChatType.PRIVATE:
             return A2TMode.AUTO
-        chat = await self.session.get(Chat, chat_id)
-        return chat.a2t_mode if chat else A2TMode(self.a2t.group_mode)
+        mode = await ChatRepository(self.session).a2t_mode(chat_id)
+        return mode if mode is not None else A2TMode(self.a2t.group_mode)
 
     async def set_chat_mode(self, chat_id: int, mode: A2TMode) -> None:
-        chat = await self.session.get(Chat, chat_id)
-        if chat is None:
+        if not await ChatRepository(self.session).set_a2t_mode(chat_id, mode):
             raise UserFacingError(N_("I don't know this chat yet; try again in a moment."))
-        chat.a2t_mode = mode
         await self.session.commit()
 
     def serves(self, chat_id: int) -> bool:
@@ -234,8 +232,8 @@ class TranscriptionService:
         if request.duration_s is not None and request.duration_s > a2t.max_duration_s:
             raise RefusedError(
                 N_("This recording is {length} long; the limit is {limit}."),
-                length=_clock(request.duration_s),
-                limit=_clock(a2t.max_duration_s),
+                length=_minutes(request.duration_s),
+                limit=_minutes(a2t.max_duration_s),
             )
         await self._check_rate(request)
         if request.user_id is not None:
@@ -387,7 +385,9 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.1f}"
 
 
-def _clock(seconds: float) -> str:
+def _minutes(seconds: float) -> str:
+    """m:ss, the minutes going past 60 ("60:00 long", "limit is 20:00"): limits are
+    set and read in minutes, unlike a transcript's clock (bot.texts.clock)."""
     seconds = round(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}"
 

@@ -1,5 +1,7 @@
 """How transcription jobs look in Telegram: status, progress and result texts,
-their keyboards, and .txt/.srt files. Used by the bot and by the workers."""
+their keyboards, and .txt/.srt files. Shared: the bot's voice feature (bot/telegram/a2t/)
+and the workers render them, so it sits at the top of bot/telegram, in no feature's
+folder."""
 
 from __future__ import annotations
 
@@ -10,16 +12,11 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.i18n import _
 from bot.repositories.jobs import JobView
 from bot.telegram.callbacks import A2TAction, A2TCallback
+from bot.texts import clock
 
 # Telegram allows 4096 characters a message; keep room for the header and footer.
 MESSAGE_LIMIT = 4096
 PROGRESS_PREVIEW = 600
-
-
-def clock(seconds: float | None) -> str:
-    seconds = round(seconds or 0)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def queued_text(position: int) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from aiogram import types
+from aiogram.types import Message
 
-from bot.services.dto import ChatInfo, UserProfile
+from bot.domain.dto import ChatInfo, UserProfile, VoiceRequest
+from bot.telegram.filters import VoiceMediaRef
 
 
 def user_profile(user: types.User) -> UserProfile:
@@ -35,3 +37,29 @@ def speaker_of(message: types.Message) -> int | None:
     if isinstance(origin, types.MessageOriginUser):
         return origin.sender_user.id
     return None
+
+
+def voice_request(
+    media_message: Message,
+    media: VoiceMediaRef,
+    *,
+    user_id: int | None,
+    speaker_id: int | None = None,
+    ui_locale: str | None = None,
+) -> VoiceRequest:
+    """The transcription request for the media a filter found on `media_message`,
+    charged to `user_id`."""
+    return VoiceRequest(
+        chat_id=media_message.chat.id,
+        user_id=user_id,
+        speaker_id=speaker_id,
+        message_id=media_message.message_id,
+        media_kind=media.kind,
+        file_id=media.file_id,
+        file_unique_id=media.file_unique_id,
+        file_size=media.file_size,
+        mime_type=media.mime_type,
+        duration_s=media.duration,
+        received_at=media_message.date,
+        ui_locale=ui_locale,
+    )

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import ChatMemberAdministrator, ChatMemberOwner
+from aiogram.filters import Filter
+from aiogram.types import ChatMemberAdministrator, ChatMemberOwner, Message
 
+from bot.errors import NotAllowedError
 from bot.log import get_logger
 from bot.settings import Settings
 
@@ -44,3 +46,20 @@ async def is_chat_admin(
     if not isinstance(member, ChatMemberAdministrator):
         return False
     return right is None or getattr(member, right, False) is True
+
+
+class ChatAdmin(Filter):
+    """A command only this chat's admins (holding `right`, when named) may give; anyone
+    else gets `refusal`. Register it after the command's own filter."""
+
+    def __init__(self, refusal: str, right: str | None = None) -> None:
+        self.refusal = refusal
+        self.right = right
+
+    async def __call__(self, message: Message, bot: Bot, settings: Settings) -> bool:
+        assert message.from_user is not None
+        if not await is_chat_admin(
+            bot, settings, message.chat.id, message.from_user.id, self.right
+        ):
+            raise NotAllowedError(self.refusal)
+        return True

@@ -1,4 +1,6 @@
-"""Builds the Bot and the Dispatcher: the only place that wires aiogram together."""
+"""Builds the Bot (its request middlewares: the sender's limits, the writes mark) and
+the Dispatcher (its middlewares and the feature routers, in order). bot/app.py runs
+them; the worker builds its Bot here too."""
 
 from __future__ import annotations
 

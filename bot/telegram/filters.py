@@ -17,7 +17,7 @@ from aiogram.types import Message, TelegramObject
 from magic_filter import MagicFilter
 
 from bot.db.enums import MediaKind
-from bot.services.karma_rules import VoteDirection, parse_vote
+from bot.domain.karma_rules import VoteDirection, parse_vote
 from bot.settings import Settings
 
 

@@ -37,8 +37,8 @@ _CHAT_WRITE_PREFIXES = ("send", "edit", "copy", "forward")
 
 # aiogram parses every answer as `Response[method.__returning__]`. pydantic keeps such a
 # parametrised class only weakly, so after a garbage collection the next answer builds
-# the whole model again (about a millisecond, measured as 4 % of a karma vote's CPU).
-# One strong reference per method type keeps pydantic's cache warm.
+# the whole model again, on the hot path of every reply (docs/PERFORMANCE.md). One
+# strong reference per method type keeps pydantic's cache warm.
 _RESPONSE_TYPES: dict[type[TelegramMethod[Any]], type[Response[Any]]] = {}
 
 

@@ -27,6 +27,7 @@ import traceback
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ from bot.jobs import InProcessJobQueue
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
+from bot.telegram.applications.actions import transcript_ready
 from bot.telegram.dispatcher import create_bot
 from bot.telegram.sender import SenderLimits
 from tests import factories as f
@@ -560,6 +562,7 @@ async def deps(
         bot=bot,
         engine=provider,
         executor=ThreadPoolExecutor(max_workers=1),
+        on_done=[partial(transcript_ready, bot, db, settings)],
     )
     queue = InProcessJobQueue(pipeline.run, max_jobs=2, max_tries=2)
     yield AppDeps(settings, job_queue=queue, a2t_status=A2TStatus(True))

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.enums import ChatType, MemberRole, MemberStatus
 from bot.db.models import Membership
+from bot.domain.dto import ChatInfo, UserProfile
 from bot.repositories.memberships import MembershipRepository
-from bot.services.dto import ChatInfo, UserProfile
 from bot.services.roster import RosterService
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

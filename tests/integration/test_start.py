@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import User
+from bot.domain.dto import UserProfile
 from bot.services import Services
-from bot.services.dto import UserProfile
 from tests import factories as f
 from tests.fakes import FakeBotAPI
 

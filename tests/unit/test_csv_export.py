@@ -13,7 +13,7 @@ import pytest
 
 from bot.db.enums import MemberRole, MemberStatus
 from bot.repositories.roster import MemberRow
-from bot.telegram.roster_views import csv_cell, members_csv_text
+from bot.telegram.roster.views import csv_cell, members_csv_text
 
 TRIGGERS = "=+-@\t\r"
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.db.enums import KarmaSanction
-from bot.services.karma_rules import (
+from bot.domain.karma_rules import (
     VoteDirection,
     downvote_weight,
     escalation_step,

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from bot.db.enums import MemberRole, MemberStatus
+from bot.domain.member_filter import MemberFilter, parse_member_filter
 from bot.errors import UserFacingError
-from bot.services.member_filter import MemberFilter, parse_member_filter
 
 
 def test_every_term() -> None:

@@ -17,9 +17,9 @@ class KarmaEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     # No foreign key to chats, on purpose: checking one takes a KEY SHARE lock on the
     # chat's row, the same row for every vote in the chat, and concurrent votes then
-    # turn that lock into a new MultiXact each (measured: ~15 % of a vote's cost at
-    # 500 votes/s). The one statement that inserts events upserts the chat row first,
-    # and chats are never deleted.
+    # turn that lock into a new MultiXact each (docs/PERFORMANCE.md has the cost). The
+    # one statement that inserts events upserts the chat row first, and chats are never
+    # deleted.
     chat_id: Mapped[int] = mapped_column(BigInteger)
     voter_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     target_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.handlers import (
-    applications,
-    errors,
-    fallback,
-    karma,
-    members,
-    moderation,
-    privacy,
-    roster,
-    start,
-    voice,
-    whoami,
-)
+from bot.telegram.a2t import handlers as voice
+from bot.telegram.applications import handlers as applications
+from bot.telegram.applications import moderation
+from bot.telegram.handlers import errors, fallback, start
+from bot.telegram.karma import handlers as karma
+from bot.telegram.roster import members, privacy, whoami
+from bot.telegram.roster import updates as roster
 
 
 def feature_routers() -> list[Router]:

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from bot.db.enums import JobStatus
-from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
+from bot.telegram.roster.callbacks import ForgetAction, ForgetCallback
 from tests import factories as f
 from tests.a2t import audio_bytes, voice_note
 from tests.fakes import FakeBotAPI

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from bot.db.base import utcnow
 from bot.db.models import Application, ApplicationEvent, User
-from bot.telegram.application_sweep import sweep_applications
+from bot.telegram.applications.sweep import sweep_applications
 from bot.telegram.callbacks import ModAction
-from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
+from bot.telegram.roster.callbacks import ForgetAction, ForgetCallback
 from tests import factories as f
 from tests.fakes import ApiCall, FakeBotAPI, render_text
 from tests.integration.applications.conftest import MOD2, MODCHAT, Flow

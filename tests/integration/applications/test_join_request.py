@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from bot.jobs import InProcessJobQueue
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
+from bot.telegram.applications.actions import transcript_ready
 from bot.telegram.callbacks import ModAction
 from tests import factories as f
 from tests.a2t import JFK_PHRASE, audio_bytes, normalise, voice_note
@@ -47,6 +49,7 @@ async def deps(
         bot=bot,
         engine=provider,
         executor=ThreadPoolExecutor(max_workers=1),
+        on_done=[partial(transcript_ready, bot, db, settings)],
     )
     queue = InProcessJobQueue(pipeline.run, max_jobs=1, max_tries=2)
     yield AppDeps(settings, job_queue=queue, a2t_status=A2TStatus(True))

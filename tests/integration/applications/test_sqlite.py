@@ -10,7 +10,7 @@ from bot.db.engine import create_engine, create_session_factory
 from bot.db.enums import ApplicationStatus
 from bot.i18n import create_i18n
 from bot.services import AppDeps
-from bot.telegram.application_sweep import SweepReport, sweep_applications
+from bot.telegram.applications.sweep import SweepReport, sweep_applications
 from bot.telegram.callbacks import ModAction, ModCallback
 from bot.telegram.dispatcher import create_bot, create_dispatcher
 from tests import factories as f

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.enums import ApplicationStatus
 from bot.i18n import create_i18n
 from bot.settings import Settings
-from bot.telegram.application_sweep import SweepReport, sweep_applications
+from bot.telegram.applications.sweep import SweepReport, sweep_applications
 from tests import factories as f
 from tests.fakes import FakeBotAPI
 from tests.integration.applications.conftest import COMMUNITY, MODCHAT, Flow
@@ -143,7 +143,7 @@ async def test_the_sweep_task_logs_a_failed_round_and_goes_on(
 
     from bot.db.base import utcnow
     from bot.db.models import Application
-    from bot.telegram.application_sweep import sweep_forever
+    from bot.telegram.applications.sweep import sweep_forever
 
     quick = settings.model_copy(
         update={"applications": settings.applications.model_copy(update={"sweep_interval_s": 1})}

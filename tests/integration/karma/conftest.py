@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import utcnow
 from bot.db.enums import KarmaLift, KarmaSanction, KarmaSource
 from bot.db.models import KarmaEvent, KarmaRestriction, KarmaTotal
+from bot.domain.dto import ChatInfo, UserProfile
 from bot.repositories.karma import KarmaRepository
-from bot.services.dto import ChatInfo, UserProfile
 from bot.services.roster import RosterService
 from bot.settings import Settings
 from tests import factories as f

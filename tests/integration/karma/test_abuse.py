@@ -1,4 +1,4 @@
-"""The karma abuse rules (bot/services/karma_rules.py) through the real dispatcher: no
+"""The karma abuse rules (bot/domain/karma_rules.py) through the real dispatcher: no
 sanction without several distinct downvoters, a daily cap per voter and target, weight 0
 for downvoters without karma history, and ring damping that sees chains, not only pairs."""
 

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import KarmaEvent
+from bot.domain.dto import ChatInfo, UserProfile, VoteRequest
 from bot.errors import UserFacingError
-from bot.services.dto import ChatInfo, UserProfile, VoteRequest
 from bot.services.karma import KarmaService, VoteResult
 from bot.settings import Settings
 from tests.integration.karma.conftest import GROUP, Karma, remember

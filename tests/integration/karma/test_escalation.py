@@ -16,7 +16,7 @@ import pytest
 
 from bot.db.base import utcnow
 from bot.db.enums import KarmaLift, KarmaSanction
-from bot.services.karma_rules import parse_escalation
+from bot.domain.karma_rules import parse_escalation
 from bot.settings import Settings
 from tests import factories as f
 from tests.fakes import BotAPIError

@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 from bot.db.base import utcnow
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import KarmaEvent, KarmaTotal, User
+from bot.domain.dto import ChatInfo, UserProfile, VoteRequest
 from bot.errors import NotAllowedError, UserFacingError
-from bot.services.dto import ChatInfo, UserProfile, VoteRequest
 from bot.services.karma import KarmaService, VoteResult
 from bot.services.roster import RosterService
 from bot.settings import DbSettings, Settings

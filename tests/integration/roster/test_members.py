@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.enums import ChatType, MemberRole, MemberStatus
 from bot.db.models import Chat, KarmaTotal, Membership, User
-from bot.services.member_filter import MemberFilter
+from bot.domain.member_filter import MemberFilter
 from bot.services.roster import RosterService
 from bot.settings import Settings
-from bot.telegram import roster_views as views
-from bot.telegram.roster_callbacks import MembersPageCallback, PageDirection
+from bot.telegram.roster import views
+from bot.telegram.roster.callbacks import MembersPageCallback, PageDirection
 from tests import factories as f
 from tests.fakes import ApiCall, FakeBotAPI
 from tests.integration.roster.conftest import COMMUNITY, MOD_CHAT, MODERATOR
@@ -421,9 +421,9 @@ async def test_forged_and_foreign_page_buttons_are_refused(
     genuine = MembersPageCallback.unpack(buttons(sent)["Next ›"])
 
     forged = [
-        genuine.model_copy(update={"u": genuine.u + 1}).pack(),  # moved cursor
-        genuine.model_copy(update={"d": PageDirection.PREV}).pack(),
-        genuine.model_copy(update={"s": "0" * 16}).pack(),
+        genuine.model_copy(update={"user_id": genuine.user_id + 1}).pack(),  # moved cursor
+        genuine.model_copy(update={"direction": PageDirection.PREV}).pack(),
+        genuine.model_copy(update={"signature": "0" * 16}).pack(),
         "mp:n:notanumber:1:abc",  # does not even parse
     ]
     for data in forged:

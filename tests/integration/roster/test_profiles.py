@@ -28,8 +28,8 @@ from bot.db.models import (
     TranscriptionJob,
     User,
 )
-from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
-from bot.telegram.roster_views import WHOAMI_REQUEST_ID
+from bot.telegram.roster.callbacks import ForgetAction, ForgetCallback
+from bot.telegram.roster.views import WHOAMI_REQUEST_ID
 from tests import factories as f
 from tests.fakes import FakeBotAPI
 from tests.integration.roster.conftest import COMMUNITY, MODERATOR

@@ -17,7 +17,7 @@ from bot.db.models import User
 from bot.services import AppDeps
 from bot.settings import DbSettings
 from bot.telegram.dispatcher import create_dispatcher
-from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
+from bot.telegram.roster.callbacks import ForgetAction, ForgetCallback
 from tests import factories as f
 from tests.fakes import FakeBotAPI
 from tests.integration.roster.conftest import COMMUNITY, MODERATOR, membership

@@ -23,11 +23,10 @@ from bot.errors import NotAllowedError, UserFacingError
 from bot.i18n import N_, _, current_locale
 from bot.log import get_logger
 from bot.services import Services
-from bot.services.dto import VoiceRequest
 from bot.services.transcription import Admission
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
-from bot.telegram.adapters import chat_info, speaker_of, user_profile
+from bot.telegram.adapters import chat_info, speaker_of, user_profile, voice_request
 from bot.telegram.admins import is_chat_admin
 from bot.telegram.callbacks import A2TAction, A2TCallback
 from bot.telegram.filters import Command, UnservedChat, VoiceMedia, VoiceMediaRef, When
@@ -83,18 +82,11 @@ async def _submit(
     requester = message.from_user
     if requester is not None:
         await services.roster.remember_user(user_profile(requester))
-    request = VoiceRequest(
-        chat_id=message.chat.id,
+    request = voice_request(
+        media_message,
+        media,
         user_id=requester.id if requester else None,
         speaker_id=speaker_of(media_message),
-        message_id=media_message.message_id,
-        media_kind=media.kind,
-        file_id=media.file_id,
-        file_unique_id=media.file_unique_id,
-        file_size=media.file_size,
-        mime_type=media.mime_type,
-        duration_s=media.duration,
-        received_at=media_message.date,
         ui_locale=current_locale(),
     )
     admission = await services.transcription.submit(request)

@@ -23,12 +23,14 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import ngettext
 
-from bot.db.enums import ApplicationStatus, MemberRole, MemberStatus
+from bot.db.enums import MemberRole, MemberStatus
+from bot.domain.member_filter import MemberFilter
 from bot.i18n import N_, _
 from bot.repositories.roster import MemberPage, MemberRow
-from bot.services.member_filter import MemberFilter
 from bot.services.profiles import ForgetReport, ProfileRecord
-from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
+from bot.telegram.applications.views import status_name as application_status
+from bot.telegram.roster.callbacks import ForgetAction, ForgetCallback
+from bot.texts import num
 
 FILTER_MARK = "🔎"
 NO_FILTER = "—"
@@ -52,15 +54,6 @@ ROLE_NAMES = {
     MemberRole.MODERATOR: N_("moderator"),
     MemberRole.ADMIN: N_("admin"),
 }
-APPLICATION_NAMES = {
-    ApplicationStatus.DRAFT: N_("being filled in"),
-    ApplicationStatus.PENDING: N_("waiting for a decision"),
-    ApplicationStatus.APPROVED: N_("approved"),
-    ApplicationStatus.REJECTED: N_("rejected"),
-    ApplicationStatus.BANNED: N_("banned"),
-    ApplicationStatus.EXPIRED: N_("expired"),
-    ApplicationStatus.WITHDRAWN: N_("withdrawn"),
-}
 # ChatMember.status as Telegram names it.
 TELEGRAM_STATUS_NAMES = {
     "creator": N_("owner"),
@@ -74,10 +67,6 @@ TELEGRAM_STATUS_NAMES = {
 
 def day(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "—"
-
-
-def num(value: float) -> str:
-    return f"{round(value, 1) + 0.0:.1f}"
 
 
 def short(text: str, limit: int = 48) -> str:
@@ -381,7 +370,7 @@ def whoami_text(
         else:
             lines.append(
                 _("Application: {status} ({date})").format(
-                    status=_(APPLICATION_NAMES[app.status]),
+                    status=application_status(app.status),
                     date=day(app.decided_at or app.created_at),
                 )
             )

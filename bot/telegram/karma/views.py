@@ -20,6 +20,7 @@ from bot.services.karma import (
 )
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
 from bot.telegram.text_limits import cut
+from bot.texts import num
 
 # Names in lists are cut: 20 history rows of two 64-emoji names would not fit a message.
 NAME_SHOWN = 48
@@ -43,11 +44,6 @@ PARDON_USAGE = N_(
 def period_title(period: str) -> str:
     titles = {"week": _("this week"), "month": _("the last 30 days"), "all": _("all time")}
     return titles[period]
-
-
-def num(value: float) -> str:
-    """One decimal, and no "-0.0"."""
-    return f"{round(value, 1) + 0.0:.1f}"
 
 
 def signed(value: float) -> str:

@@ -17,10 +17,10 @@ from aiogram.types import ChatMemberAdministrator, ChatMemberRestricted, Message
 from bot.log import get_logger
 from bot.services import Services
 from bot.settings import Settings
-from bot.telegram import roster_views as views
 from bot.telegram.adapters import user_profile
 from bot.telegram.filters import Command, When
 from bot.telegram.moderators import Moderators
+from bot.telegram.roster import views
 
 log = get_logger(__name__)
 

@@ -24,8 +24,7 @@ from bot.db.base import utcnow
 from bot.log import get_logger
 from bot.services.applications import ApplicationService
 from bot.settings import Settings
-from bot.telegram import application_actions as actions
-from bot.telegram import application_views as views
+from bot.telegram.applications import actions, views
 
 log = get_logger(__name__)
 
@@ -52,13 +51,13 @@ async def sweep_applications(
         for view in result.reminded:
             with views.in_locale(i18n, views.applicant_locale(i18n, view)):
                 text = views.reminder_text(view.status, view.expires_at)
-            await actions.notify_applicant(bot, svc, i18n, view, text)
+            await actions.notify_applicant(bot, svc, view, text)
         for view, _previous in result.expired:
             await actions.decline_request(bot, svc, view)
             await actions.refresh_card(bot, i18n, settings, view)
             with views.in_locale(i18n, views.applicant_locale(i18n, view)):
                 text = views.expired_text()
-            await actions.notify_applicant(bot, svc, i18n, view, text)
+            await actions.notify_applicant(bot, svc, view, text)
         for view in result.cardless:
             await actions.post_card(bot, svc, i18n, settings, view)
         if result.digest and settings.moderation.chat_id is not None:

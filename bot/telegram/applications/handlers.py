@@ -2,7 +2,7 @@
 or /apply (also the deep link /start apply) opens a questionnaire (aiogram FSM) with a
 summary to confirm or edit; voice answers go through A2T. A join request through an
 approved applicant's personal invite link is let in for that applicant only (see
-application_actions); the narrow chat_member handler deals with links of the older,
+actions.py); the narrow chat_member handler deals with links of the older,
 single-use kind."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter, CommandObject, StateFilter
+from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
@@ -24,11 +24,10 @@ from bot.i18n import N_, _
 from bot.log import get_logger
 from bot.repositories.applications import ApplicationView
 from bot.services import Services
-from bot.services.dto import VoiceRequest
+from bot.services.applications import Started
 from bot.settings import Settings
-from bot.telegram import application_actions as actions
-from bot.telegram import application_views as views
-from bot.telegram.adapters import chat_info, user_profile
+from bot.telegram.adapters import chat_info, user_profile, voice_request
+from bot.telegram.applications import actions, views
 from bot.telegram.callbacks import ApplyAction, ApplyCallback
 from bot.telegram.filters import Command, CommandStart, VoiceMedia, VoiceMediaRef, When
 
@@ -66,29 +65,10 @@ async def on_join_request(
     start the questionnaire there. A request through an approved application's personal
     link is that application's business instead."""
     await services.roster.remember_chat(chat_info(request.chat))
-    svc = services.applications
-    link = request.invite_link
-    if link is not None and link.creator.id == bot.id:
-        view = await svc.joined_via_link(request.chat.id, link.invite_link)
-        if view is not None:
-            await services.roster.remember_user(user_profile(request.from_user))
-            await actions.on_link_request(
-                bot, svc, i18n, settings, view, request.from_user.id, request.from_user.full_name
-            )
-            return
-    try:
-        started = await svc.start(user_profile(request.from_user), ApplicationSource.JOIN_REQUEST)
-    except FeatureUnavailableError as exc:
-        # Not set up: the request stays for the chat's admins to handle by hand.
-        log.warning("join request left to the admins", reason=str(exc))
+    if await _through_personal_link(request, services, bot, i18n, settings):
         return
-    except UserFacingError as exc:  # re-apply rules: the request is declined, with the why
-        log.info("join request declined by the re-apply rules", reason=str(exc))
-        try:
-            await bot.decline_chat_join_request(request.chat.id, request.from_user.id)
-        except TelegramAPIError as error:
-            log.warning("join request not declined", error=str(error))
-        await _try_send(bot, request.user_chat_id, exc.render(_, escape_html=True))
+    started = await _start_from_request(request, services, bot)
+    if started is None:
         return
     view = started.application
     state = FSMContext(
@@ -97,20 +77,71 @@ async def on_join_request(
     )
     try:
         if not started.resumed:
-            intro = views.intro_text(request.chat.title, len(svc.questions()))
+            intro = views.intro_text(request.chat.title, len(services.applications.questions()))
             await bot.send_message(request.user_chat_id, intro)
         await _continue(bot, request.user_chat_id, view, services, state)
     except TelegramAPIError as exc:
-        log.info("applicant not reachable by DM", application_id=view.id, error=str(exc))
-        await svc.record(view.id, "dm_failed", error=str(exc)[:200])
-        chat_id = settings.moderation.chat_id
-        if chat_id is not None:
-            me = await bot.me()
-            with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
-                note = views.dm_failed_text(view, me.username)
-            await _try_send(bot, chat_id, note)
+        await _dm_failed(view, exc, services, bot, i18n, settings)
         return
-    await svc.record(view.id, "dm_sent")
+    await services.applications.record(view.id, "dm_sent")
+
+
+async def _through_personal_link(
+    request: ChatJoinRequest, services: Services, bot: Bot, i18n: I18n, settings: Settings
+) -> bool:
+    """A request through the personal link of an approved application: handled as that
+    application's (True)."""
+    link = request.invite_link
+    if link is None or link.creator.id != bot.id:
+        return False
+    svc = services.applications
+    view = await svc.joined_via_link(request.chat.id, link.invite_link)
+    if view is None:
+        return False
+    await services.roster.remember_user(user_profile(request.from_user))
+    user = request.from_user
+    await actions.on_link_request(bot, svc, i18n, settings, view, user.id, user.full_name)
+    return True
+
+
+async def _start_from_request(
+    request: ChatJoinRequest, services: Services, bot: Bot
+) -> Started | None:
+    """The application a join request opens; None when there is none to fill in."""
+    try:
+        return await services.applications.start(
+            user_profile(request.from_user), ApplicationSource.JOIN_REQUEST
+        )
+    except FeatureUnavailableError as exc:
+        # Not set up: the request stays for the chat's admins to handle by hand.
+        log.warning("join request left to the admins", reason=str(exc))
+        return None
+    except UserFacingError as exc:  # re-apply rules: the request is declined, with the why
+        log.info("join request declined by the re-apply rules", reason=str(exc))
+        try:
+            await bot.decline_chat_join_request(request.chat.id, request.from_user.id)
+        except TelegramAPIError as error:
+            log.warning("join request not declined", error=str(error))
+        await _try_send(bot, request.user_chat_id, exc.render(_, escape_html=True))
+        return None
+
+
+async def _dm_failed(
+    view: ApplicationView,
+    exc: TelegramAPIError,
+    services: Services,
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    log.info("applicant not reachable by DM", application_id=view.id, error=str(exc))
+    await services.applications.record(view.id, "dm_failed", error=str(exc)[:200])
+    chat_id = settings.moderation.chat_id
+    if chat_id is not None:
+        me = await bot.me()
+        with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+            note = views.dm_failed_text(view, me.username)
+        await _try_send(bot, chat_id, note)
 
 
 # --------------------------------------------------------------------------- questionnaire
@@ -141,18 +172,7 @@ async def on_voice_answer(
     await _still_a_draft(data["app_id"], message.from_user.id, services, state)
     await services.roster.remember_user(user_profile(message.from_user))
     admission = await services.transcription.submit(
-        VoiceRequest(
-            chat_id=message.chat.id,
-            user_id=message.from_user.id,
-            message_id=message.message_id,
-            media_kind=media.kind,
-            file_id=media.file_id,
-            file_unique_id=media.file_unique_id,
-            file_size=media.file_size,
-            mime_type=media.mime_type,
-            duration_s=media.duration,
-            received_at=message.date,
-        )
+        voice_request(message, media, user_id=message.from_user.id)
     )
     if admission.outcome == "duplicate":
         return  # the same voice note delivered twice
@@ -386,10 +406,6 @@ async def _try_send(bot: Bot, chat_id: int, text: str) -> None:
         await bot.send_message(chat_id, text)
     except TelegramAPIError as exc:
         log.info("message not delivered", chat_id=chat_id, error=str(exc))
-
-
-def _is_deep_link_apply(command: CommandObject) -> bool:
-    return (command.args or "").strip() == "apply"
 
 
 async def _community_chat(event: ChatJoinRequest | ChatMemberUpdated, settings: Settings) -> bool:

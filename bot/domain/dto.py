@@ -4,6 +4,7 @@ from aiogram objects; services never see aiogram types."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,6 +26,11 @@ def without_nul(text: str) -> str:
     return text.replace("\x00", "")
 
 
+def full_name(first: str, last: str | None) -> str:
+    """A person's name as Telegram shows it: first and last, or first alone."""
+    return f"{first} {last}".strip() if last else first
+
+
 class UserProfile(_Input):
     id: int = Field(gt=0)
     is_bot: bool = False
@@ -36,7 +42,7 @@ class UserProfile(_Input):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip() if self.last_name else self.first_name
+        return full_name(self.first_name, self.last_name)
 
 
 class ChatInfo(_Input):
@@ -86,12 +92,20 @@ class VoteRequest(_Input):
     vote_message_id: int | None = Field(default=None, gt=0)  # the "+" reply itself
 
 
+class Decision(StrEnum):
+    """What a moderator decided about an application (its audit event's name too)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    BAN = "ban"
+
+
 class ApplicationDecision(_Input):
     """A moderator's decision, pressed on the card at (card_chat_id, card_message_id)."""
 
     application_id: int = Field(gt=0)
     moderator_id: int = Field(gt=0)
-    decision: Literal["approve", "reject", "ban"]
+    decision: Decision
     reason: str | None = Field(default=None, min_length=1, max_length=1000)
     share_reason: bool = False
     card_chat_id: int

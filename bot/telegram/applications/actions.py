@@ -25,7 +25,7 @@ from bot.log import get_logger
 from bot.repositories.applications import ApplicationView
 from bot.services.applications import ApplicationService
 from bot.settings import Settings
-from bot.telegram import application_views as views
+from bot.telegram.applications import views
 
 log = get_logger(__name__)
 
@@ -85,7 +85,7 @@ async def refresh_card(
 
 
 async def notify_applicant(
-    bot: Bot, svc: ApplicationService, i18n: I18n, view: ApplicationView, text: str
+    bot: Bot, svc: ApplicationService, view: ApplicationView, text: str
 ) -> bool:
     """Best effort: an applicant who blocked the bot is recorded, not retried."""
     try:
@@ -106,12 +106,12 @@ async def carry_out(
     if view.status == ApplicationStatus.APPROVED:
         await _approve(bot, svc, i18n, settings, view, locale)
     elif view.status == ApplicationStatus.REJECTED:
-        await _decline_request(bot, svc, view)
+        await decline_request(bot, svc, view)
         with views.in_locale(i18n, locale):
             text = views.rejected_text(view.reason if view.reason_shared else None)
-        await notify_applicant(bot, svc, i18n, view, text)
+        await notify_applicant(bot, svc, view, text)
     elif view.status == ApplicationStatus.BANNED:
-        await _decline_request(bot, svc, view)
+        await decline_request(bot, svc, view)
         try:
             await bot.ban_chat_member(view.chat_id, view.user_id)
             await svc.record(view.id, "chat_ban", view.decided_by)
@@ -120,7 +120,7 @@ async def carry_out(
             await svc.record(view.id, "chat_ban_failed", view.decided_by, error=str(exc)[:200])
         with views.in_locale(i18n, locale):
             text = views.rejected_text(view.reason if view.reason_shared else None)
-        await notify_applicant(bot, svc, i18n, view, text)
+        await notify_applicant(bot, svc, view, text)
 
 
 async def _approve(
@@ -143,7 +143,7 @@ async def _approve(
             await svc.member_joined(view.id, "join_request")
             with views.in_locale(i18n, locale):
                 text = views.approved_join_request_text()
-            await notify_applicant(bot, svc, i18n, view, text)
+            await notify_applicant(bot, svc, view, text)
             return
     expires = utcnow() + timedelta(hours=settings.applications.invite_ttl_h)
     try:
@@ -169,7 +169,7 @@ async def _approve(
     await svc.invite_created(view.id, link.invite_link)
     with views.in_locale(i18n, locale):
         text = views.approved_invite_text(link.invite_link, expires)
-    await notify_applicant(bot, svc, i18n, view, text)
+    await notify_applicant(bot, svc, view, text)
 
 
 async def on_link_request(
@@ -251,7 +251,8 @@ async def tell_moderators(bot: Bot, settings: Settings, text: str) -> None:
         log.warning("moderators not told", error=str(error))
 
 
-async def _decline_request(bot: Bot, svc: ApplicationService, view: ApplicationView) -> None:
+async def decline_request(bot: Bot, svc: ApplicationService, view: ApplicationView) -> None:
+    """The join request behind a rejected, banned, withdrawn or expired application."""
     if view.source != ApplicationSource.JOIN_REQUEST:
         return
     try:
@@ -260,11 +261,6 @@ async def _decline_request(bot: Bot, svc: ApplicationService, view: ApplicationV
         log.info("join request not declinable", application_id=view.id, error=str(exc))
         return
     await svc.record(view.id, "join_request_declined", view.decided_by)
-
-
-async def decline_request(bot: Bot, svc: ApplicationService, view: ApplicationView) -> None:
-    """A withdrawn or expired application's join request is declined too."""
-    await _decline_request(bot, svc, view)
 
 
 async def transcript_ready(

@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.db.enums import ApplicationSource, ApplicationStatus, JobStatus
-from bot.i18n import _, pick_locale
+from bot.i18n import N_, _, pick_locale
 from bot.repositories.applications import AnswerView, ApplicationView
 from bot.settings import Settings
 from bot.telegram.callbacks import ApplyAction, ApplyCallback, ModAction, ModCallback
@@ -49,17 +49,19 @@ def when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "—"
 
 
+STATUS_NAMES = {
+    ApplicationStatus.DRAFT: N_("being filled in"),
+    ApplicationStatus.PENDING: N_("waiting for a decision"),
+    ApplicationStatus.APPROVED: N_("approved"),
+    ApplicationStatus.REJECTED: N_("rejected"),
+    ApplicationStatus.BANNED: N_("banned"),
+    ApplicationStatus.EXPIRED: N_("expired"),
+    ApplicationStatus.WITHDRAWN: N_("withdrawn"),
+}
+
+
 def status_name(status: ApplicationStatus) -> str:
-    names = {
-        ApplicationStatus.DRAFT: _("being filled in"),
-        ApplicationStatus.PENDING: _("waiting for a decision"),
-        ApplicationStatus.APPROVED: _("approved"),
-        ApplicationStatus.REJECTED: _("rejected"),
-        ApplicationStatus.BANNED: _("banned"),
-        ApplicationStatus.EXPIRED: _("expired"),
-        ApplicationStatus.WITHDRAWN: _("withdrawn"),
-    }
-    return names[status]
+    return _(STATUS_NAMES[status])
 
 
 # --------------------------------------------------------------------------- applicant

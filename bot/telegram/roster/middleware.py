@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
 from bot.db.errors import is_transient_db_error
+from bot.domain.dto import ChatInfo, UserProfile
 from bot.log import get_logger
 from bot.services import Services
-from bot.services.dto import ChatInfo, UserProfile
 from bot.services.roster import MemberChange
 from bot.settings import RosterSettings, Settings
 from bot.telegram.adapters import chat_info, user_profile

@@ -11,11 +11,11 @@ from bot.errors import NotAllowedError, UserFacingError
 from bot.i18n import ChosenLanguages
 from bot.services import Services
 from bot.settings import Settings
-from bot.telegram import application_actions as actions
-from bot.telegram import roster_views as views
+from bot.telegram.applications import actions
 from bot.telegram.callbacks import malformed
 from bot.telegram.filters import Command, When
-from bot.telegram.roster_callbacks import ForgetAction, ForgetCallback
+from bot.telegram.roster import views
+from bot.telegram.roster.callbacks import ForgetAction, ForgetCallback
 
 
 async def cmd_forgetme(message: Message) -> None:

@@ -5,40 +5,33 @@ and /karma_history read, /karma_pardon lifts a sanction; where /karma_reactions 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from aiogram import BaseMiddleware, Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import CommandObject
+from aiogram import Bot, F, Router
+from aiogram.filters import CommandObject, Filter
 from aiogram.types import (
     CallbackQuery,
-    ChatPermissions,
     Message,
     MessageReactionUpdated,
     ReactionTypeEmoji,
-    TelegramObject,
     User,
 )
 
-from bot.db.enums import KarmaSanction
-from bot.errors import NotAllowedError, UserFacingError
+from bot.domain.dto import VoteRequest
+from bot.domain.karma_rules import reaction_direction
+from bot.errors import UserFacingError
 from bot.log import get_logger
 from bot.services import Services
-from bot.services.dto import VoteRequest
-from bot.services.karma import Period, Sanction
-from bot.services.karma_rules import reaction_direction
-from bot.settings import Settings
-from bot.telegram import karma_views as views
+from bot.services.karma import Period
 from bot.telegram.adapters import chat_info, user_profile
-from bot.telegram.admins import CHANGE_INFO, RESTRICT, is_chat_admin
+from bot.telegram.admins import CHANGE_INFO, RESTRICT, ChatAdmin
 from bot.telegram.callbacks import KarmaAction, KarmaCallback
 from bot.telegram.filters import Command, KarmaVote, VoteIntent, When
+from bot.telegram.karma import views
+from bot.telegram.karma.middleware import ReactionAuthors
+from bot.telegram.karma.sanctions import apply_sanction, lift_sanction
 
 log = get_logger(__name__)
-READ_ONLY = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, False))
-FULL = ChatPermissions(**dict.fromkeys(ChatPermissions.model_fields, True))
 PERIODS: dict[str, Period] = {"": "all", "week": "week", "month": "month", "all": "all"}
 _USER_ID = re.compile(r"[0-9]{1,19}")  # not \d: it takes other scripts' digits too
 MAX_USER_ID = 2**63 - 1
@@ -80,13 +73,9 @@ async def on_cancel(
 
 
 async def cmd_karma_pardon(
-    message: Message, command: CommandObject, services: Services, bot: Bot, settings: Settings
+    message: Message, command: CommandObject, services: Services, bot: Bot
 ) -> None:
     assert message.from_user is not None
-    _chat_scoped(message, services)
-    # Lifting a restriction or a ban is what an admin allowed to restrict members does.
-    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id, RESTRICT):
-        raise NotAllowedError(views.PARDON_ADMINS_ONLY)
     member = _replied_member(message)
     args = (command.args or "").strip()
     if member is not None and not args:
@@ -104,16 +93,8 @@ async def cmd_karma_reactions(
     message: Message,
     command: CommandObject,
     services: Services,
-    bot: Bot,
-    settings: Settings,
     reaction_chats: ReactionAuthors,
 ) -> None:
-    assert message.from_user is not None
-    _chat_scoped(message, services)
-    # A chat setting: for admins allowed to change the chat's settings.
-    user_id = message.from_user.id
-    if not await is_chat_admin(bot, settings, message.chat.id, user_id, CHANGE_INFO):
-        raise NotAllowedError(views.REACTIONS_ADMINS_ONLY)
     arg = (command.args or "").strip().lower()
     if arg not in ("on", "off"):
         on = await services.karma.reactions_enabled(message.chat.id)
@@ -151,51 +132,15 @@ def _emojis(reactions: Sequence[object]) -> list[str]:
     return [r.emoji for r in reactions if isinstance(r, ReactionTypeEmoji)]
 
 
-async def apply_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction) -> None:
-    """Restrict or ban in Telegram; the vote and its record stand (they are committed) if
-    Telegram refuses, e.g. when the bot is not an admin allowed to restrict or ban."""
-    try:
-        if sanction.kind is KarmaSanction.BAN:
-            await bot.ban_chat_member(chat_id, user_id)
-        else:
-            await bot.restrict_chat_member(chat_id, user_id, READ_ONLY, until_date=sanction.until)
-    except TelegramAPIError as error:
-        log.warning(
-            "karma sanction refused by Telegram",
-            chat_id=chat_id,
-            target_id=user_id,
-            kind=sanction.kind.value,
-            error=str(error),
-        )
-        return
-    log.info("karma sanction applied", chat_id=chat_id, target_id=user_id, kind=sanction.kind.value)
+class KarmaChat(Filter):
+    """Karma's commands: karma on here, in a group; otherwise the reader is told why.
+    Register it after the command's own filter."""
 
-
-async def lift_sanction(bot: Bot, chat_id: int, user_id: int, sanction: Sanction) -> None:
-    """Undo a sanction in Telegram: unban (only if still banned), or give back the chat's
-    default permissions."""
-    try:
-        if sanction.kind is KarmaSanction.BAN:
-            await bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
-        else:
-            chat = await bot.get_chat(chat_id)
-            await bot.restrict_chat_member(chat_id, user_id, chat.permissions or FULL)
-    except TelegramAPIError as error:
-        log.warning(
-            "karma sanction lift refused by Telegram",
-            chat_id=chat_id,
-            target_id=user_id,
-            kind=sanction.kind.value,
-            error=str(error),
-        )
-        return
-    log.info("karma sanction lifted", chat_id=chat_id, target_id=user_id, kind=sanction.kind.value)
-
-
-def _chat_scoped(message: Message, services: Services) -> None:
-    services.karma.ensure_enabled()
-    if message.chat.type not in ("group", "supergroup"):
-        raise UserFacingError(views.GROUPS_ONLY)
+    async def __call__(self, message: Message, services: Services) -> bool:
+        services.karma.ensure_enabled()
+        if message.chat.type not in ("group", "supergroup"):
+            raise UserFacingError(views.GROUPS_ONLY)
+        return True
 
 
 def _user_id_arg(text: str) -> int:
@@ -215,7 +160,6 @@ def _replied_member(message: Message) -> User | None:
 
 async def cmd_karma(message: Message, services: Services) -> None:
     assert message.from_user is not None
-    _chat_scoped(message, services)
     member = _replied_member(message) or message.from_user
     standing = await services.karma.standing(message.chat.id, member.id)
     await message.reply(views.standing_text(member.full_name, standing))
@@ -223,7 +167,6 @@ async def cmd_karma(message: Message, services: Services) -> None:
 
 async def cmd_top(message: Message, command: CommandObject, services: Services) -> None:
     assert message.from_user is not None
-    _chat_scoped(message, services)
     period = PERIODS.get((command.args or "").strip().lower())
     if period is None:
         raise UserFacingError(views.TOP_USAGE)
@@ -231,13 +174,7 @@ async def cmd_top(message: Message, command: CommandObject, services: Services) 
     await message.reply(views.top_text(board))
 
 
-async def cmd_karma_history(
-    message: Message, services: Services, bot: Bot, settings: Settings
-) -> None:
-    assert message.from_user is not None
-    _chat_scoped(message, services)
-    if not await is_chat_admin(bot, settings, message.chat.id, message.from_user.id):
-        raise NotAllowedError(views.ADMINS_ONLY)
+async def cmd_karma_history(message: Message, services: Services) -> None:
     member = _replied_member(message)
     if member is None:
         raise UserFacingError(views.HISTORY_USAGE)
@@ -245,67 +182,18 @@ async def cmd_karma_history(
     await message.reply(views.history_text(member.full_name, message.chat.id, rows))
 
 
-class ReactionAuthors(BaseMiddleware):
-    """Remembers who wrote each message in chats that count reactions (a reaction update
-    names only the message). Whether a chat counts them is cached for `ttl_s` per process;
-    another replica's /karma_reactions shows here within that time. Every `prune_every_s`
-    the authors older than KARMA__REACTION_WINDOW_H are forgotten."""
-
-    def __init__(self, ttl_s: float = 60.0, prune_every_s: float = 600.0) -> None:
-        self.ttl_s = ttl_s
-        self.prune_every_s = prune_every_s
-        self._chats: dict[int, tuple[bool, float]] = {}
-        self._next_prune = 0.0
-
-    def forget(self, chat_id: int) -> None:
-        self._chats.pop(chat_id, None)
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        data["reaction_chats"] = self
-        if isinstance(event, Message) and await self._counts(event, data):
-            assert event.from_user is not None
-            await data["services"].karma.remember_author(
-                event.chat.id,
-                user_profile(event.from_user),
-                event.message_id,
-                prune=self._prune_due(),
-            )
-        return await handler(event, data)
-
-    async def _counts(self, message: Message, data: dict[str, Any]) -> bool:
-        author = message.from_user
-        if author is None or author.is_bot or message.chat.type not in ("group", "supergroup"):
-            return False
-        if not data["settings"].karma.enabled:
-            return False
-        now = time.monotonic()
-        on, expires = self._chats.get(message.chat.id, (False, 0.0))
-        if now >= expires:
-            on = await data["services"].karma.reactions_enabled(message.chat.id)
-            self._chats[message.chat.id] = (on, now + self.ttl_s)
-        return on
-
-    def _prune_due(self) -> bool:
-        now = time.monotonic()
-        if now < self._next_prune:
-            return False
-        self._next_prune = now + self.prune_every_s
-        return True
-
-
 def create_router() -> Router:
     router = Router(name="karma")
     router.message.filter(When(F.from_user))
     router.message.register(on_vote, KarmaVote())
-    router.message.register(cmd_karma, Command("karma"))
-    router.message.register(cmd_top, Command("top"))
-    router.message.register(cmd_karma_history, Command("karma_history"))
-    router.message.register(cmd_karma_pardon, Command("karma_pardon"))
+    router.message.register(cmd_karma, Command("karma"), KarmaChat())
+    router.message.register(cmd_top, Command("top"), KarmaChat())
+    router.message.register(
+        cmd_karma_history, Command("karma_history"), KarmaChat(), ChatAdmin(views.ADMINS_ONLY)
+    )
+    # Lifting a restriction or a ban is what an admin allowed to restrict members does.
+    pardon_admins = ChatAdmin(views.PARDON_ADMINS_ONLY, RESTRICT)
+    router.message.register(cmd_karma_pardon, Command("karma_pardon"), KarmaChat(), pardon_admins)
     router.callback_query.register(on_cancel, KarmaCallback.filter(F.action == KarmaAction.CANCEL))
     return router
 
@@ -316,7 +204,14 @@ def create_reactions_router() -> Router:
     its author, and it only observes, claiming nothing but its own command."""
     router = Router(name="karma_reactions")
     router.message.outer_middleware(ReactionAuthors())
-    router.message.register(cmd_karma_reactions, Command("karma_reactions"), When(F.from_user))
+    # A chat setting: for admins allowed to change the chat's settings.
+    router.message.register(
+        cmd_karma_reactions,
+        Command("karma_reactions"),
+        When(F.from_user),
+        KarmaChat(),
+        ChatAdmin(views.REACTIONS_ADMINS_ONLY, CHANGE_INFO),
+    )
     router.message_reaction.filter(When(F.chat.type.in_({"group", "supergroup"})))
     router.message_reaction.register(on_reaction)
     return router

@@ -1,0 +1,1 @@
+"""Karma in Telegram: votes, commands, reaction votes, sanctions applied in the chat."""
