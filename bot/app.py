@@ -47,7 +47,11 @@ log = get_logger(__name__)
 async def run_bot(settings: Settings) -> None:
     stop = _stop_event()
     async with AsyncExitStack() as stack:
-        bot = _bot_or_config_error(settings)
+        # Redis first: the Bot takes its send slots from the budget there.
+        redis = await _redis(settings)
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
+        bot = _bot_or_config_error(settings, redis)
         stack.push_async_callback(bot.session.close)
         me = await _check_token(bot, settings)
         log.info("bot authorised", bot_id=me.id, username=me.username, mode=settings.bot.mode)
@@ -62,9 +66,6 @@ async def run_bot(settings: Settings) -> None:
         )
 
         sessions = create_session_factory(engine)
-        redis = await _redis(settings)
-        if redis is not None:
-            stack.push_async_callback(redis.aclose)
         storage = create_fsm_storage(redis, settings)
 
         deps = AppDeps(settings)
@@ -184,14 +185,14 @@ async def _setup_webhook(
     return app
 
 
-def _bot_or_config_error(settings: Settings) -> Bot:
+def _bot_or_config_error(settings: Settings, redis: Redis | None) -> Bot:
     if settings.bot.token is None:
         raise ConfigError(
             "BOT__TOKEN is not set: copy .env.example to .env and put the token "
             "from @BotFather there (or export BOT__TOKEN)"
         )
     try:
-        return create_bot(settings.bot)
+        return create_bot(settings.bot, redis=redis)
     except TokenValidationError:
         raise ConfigError(
             "BOT__TOKEN is not a bot token (expected the form 123456789:AA...)"

@@ -24,6 +24,12 @@ TELEGRAM_REQUESTS = Counter(
     "bot_telegram_requests_total", "Bot API calls made", ["method", "outcome"]
 )
 
+# The shared Telegram budget (Redis) could not be reached: a process used its own limits.
+TELEGRAM_BUDGET_FALLBACKS = Counter(
+    "bot_telegram_budget_fallbacks_total",
+    "Send slots taken from process-local limits because the shared budget was unreachable",
+)
+
 A2T_JOBS = Counter("a2t_jobs_total", "Transcription jobs by outcome", ["outcome"])
 A2T_QUEUE_DEPTH = Gauge("a2t_queue_depth", "Transcription jobs waiting or running")
 # Per queue, from the database rows (the truth), refreshed by the sweep and the bot:

@@ -53,7 +53,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         await db.dispose()
         raise ConfigError("database schema is not at head: run `alembic upgrade head`")
     sessions = create_session_factory(db)
-    bot = create_bot(settings.bot)
+    # Under the deployment's one Telegram budget, shared with the bot and other workers.
+    bot = create_bot(settings.bot, redis=ctx["redis"])
     ctx["stop_reports"] = install_error_reports(settings.moderation, bot.send_message, "worker")
     pipeline, executor = create_pipeline(settings, sessions, bot, engine_holder)
     ctx.update(db=db, bot=bot, pipeline=pipeline, executor=executor)
