@@ -30,7 +30,7 @@ from bot.db.migrate import ensure_schema
 from bot.error_reports import install_error_reports
 from bot.gauges import refresh_forever as refresh_gauges_forever
 from bot.http import create_app, start_site
-from bot.jobs import ArqJobQueue, InProcessJobQueue, create_arq_pool
+from bot.jobs import ArqJobQueue, InProcessJobQueue, JobQueue, arq_job_queue, create_arq_pool
 from bot.log import get_logger
 from bot.readiness import dependency_checks
 from bot.services import AppDeps
@@ -70,7 +70,7 @@ async def run_bot(settings: Settings) -> None:
 
         deps = AppDeps(settings)
         if redis is not None:
-            deps.job_queue = ArqJobQueue(redis, settings.redis.queue_name)
+            deps.job_queue = arq_job_queue(redis, settings)
             deps.a2t_status = (
                 A2TStatus(True)
                 if settings.a2t.enabled
@@ -84,7 +84,7 @@ async def run_bot(settings: Settings) -> None:
         await publish_commands(bot, dp["i18n"])
         tune_garbage_collector()
         _start_applications_sweep(bot, sessions, settings, dp, stack)
-        _start_gauges(sessions, settings, stack)
+        _start_gauges(sessions, settings, stack, deps.job_queue)
 
         checks = dependency_checks(engine, redis)
         http_app = create_app(checks) if settings.metrics.enabled else None
@@ -287,14 +287,21 @@ def _start_applications_sweep(
 
 
 def _start_gauges(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, stack: AsyncExitStack
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stack: AsyncExitStack,
+    queue: JobQueue | None,
 ) -> None:
-    """Queue depth and age, applications waiting: read from the database periodically."""
+    """Queue depth and age, live workers per queue, applications waiting: read from the
+    database (and the workers' registry in Redis) periodically."""
     if not settings.metrics.enabled:
         return
     task = asyncio.create_task(
         refresh_gauges_forever(
-            sessions, settings.redis.queue_name, settings.metrics.refresh_interval_s
+            sessions,
+            settings.redis.queue_name,
+            settings.metrics.refresh_interval_s,
+            queue.live_workers if isinstance(queue, ArqJobQueue) else None,
         )
     )
     stack.callback(task.cancel)

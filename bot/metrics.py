@@ -42,6 +42,11 @@ A2T_QUEUE_OLDEST_AGE = Gauge(
     "How long the oldest queued job of a queue has waited (0: none waiting)",
     ["queue"],
 )
+# Workers alive per queue, from their registry in Redis (bot/routing.py), set by the
+# bot: 0 while jobs wait means nothing will take them (A2TNoLiveWorker).
+A2T_QUEUE_LIVE_WORKERS = Gauge(
+    "a2t_queue_live_workers", "Worker processes alive for the queue", ["queue"]
+)
 # 1 in every live worker process: `sum by (queue)` counts the workers serving a queue.
 A2T_WORKER_UP = Gauge(
     "a2t_worker_up", "This worker process serves the queue", ["queue", "engine", "device"]

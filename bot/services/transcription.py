@@ -217,8 +217,13 @@ class TranscriptionService:
             await self.jobs.set_status_message(job.id, status_message_id)
         else:
             await self.jobs.update_fields(job.id, queued_at=utcnow())
+        # The queue of the workers that can serve it (bot/routing.py), on the row: the
+        # sweep and the ops CLI look for it there.
+        queue = await self.queue.route(job.declared_duration_s, job.language_hint)
+        if queue is not None:
+            await self.jobs.set_queue(job.id, queue)
         await self.session.commit()
-        await self.queue.enqueue_transcription(job.id, job.generation)
+        await self.queue.enqueue_transcription(job.id, job.generation, queue)
         metrics.A2T_QUEUE_DEPTH.set(await self.jobs.open_count())
 
     async def _check_limits(self, request: VoiceRequest) -> None:

@@ -110,6 +110,7 @@ class LocalBudget:
         self.limits = limits
         self.chat_tats: dict[ChatId, float] = {}
         self.windows: dict[int, int] = {}  # global window number -> sends in it
+        self.first_window = 0
         self.paused_until = 0.0
 
     async def reserve(self, chat_id: ChatId) -> float:
@@ -118,11 +119,17 @@ class LocalBudget:
         tat = self.chat_tats.get(chat_id, 0.0)
         slot = max(now, tat - tolerance, self.paused_until)
         window_s, cap = self.limits.global_window_s, self.limits.global_per_window
-        window = int(slot // window_s)
+        # Every window before `first_window` is full: a backlog is skipped, not scanned.
+        window = max(int(slot // window_s), self.first_window)
+        slot = max(slot, window * window_s)
         while self.windows.get(window, 0) >= cap:
+            if window == self.first_window:
+                self.first_window += 1
             window += 1
             slot = window * window_s
         self.windows[window] = self.windows.get(window, 0) + 1
+        if window == self.first_window and self.windows[window] >= cap:
+            self.first_window += 1
         self.chat_tats[chat_id] = max(tat, slot) + interval
         if len(self.chat_tats) > 10_000 or len(self.windows) > 10_000:
             self._forget_past(now)
@@ -146,7 +153,8 @@ class LocalBudget:
             del self.windows[window]
 
 
-# KEYS: the chat's key, the global pause key, the global windows' key prefix.
+# KEYS: the chat's key, the global pause key, the global windows' key prefix, the
+# first window that may have room.
 # ARGV: the chat's interval and tolerance, the window length (ms), sends per window.
 # Time is Redis's own (TIME), the one clock every process agrees on. Every key expires
 # once it is in the past, so idle chats cost no memory. The windows' keys are built in
@@ -160,17 +168,22 @@ local window_ms, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 local slot = math.max(now, tat - tolerance, paused)
-local window = math.floor(slot / window_ms)
-for _ = 1, 10000 do
+-- Every window before `first` is full: a backlog is skipped in one step, not scanned.
+local first = tonumber(redis.call('GET', KEYS[4]) or '0')
+local window = math.max(math.floor(slot / window_ms), first)
+slot = math.max(slot, window * window_ms)
+for _ = 1, 100000 do
   local key = KEYS[3] .. window
   local n = redis.call('INCR', key)
   if n == 1 then
     redis.call('PEXPIRE', key, math.ceil((window + 1) * window_ms - now) + 1000)
   end
+  if window == first and n >= cap then first = window + 1 end
   if n <= cap then break end
   window = window + 1
   slot = window * window_ms
 end
+redis.call('SET', KEYS[4], first, 'PX', math.max(1, math.ceil(first * window_ms - now)) + 1000)
 local new_tat = math.max(tat, slot) + interval
 redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1000)
 return string.format('%.3f', slot - now)
@@ -216,6 +229,7 @@ class RedisBudget:
                     f"{self.prefix}chat:{chat_id}",
                     f"{self.prefix}paused",
                     f"{self.prefix}window:",
+                    f"{self.prefix}first",
                 ],
                 args=[
                     interval * 1000,

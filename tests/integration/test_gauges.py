@@ -120,10 +120,15 @@ async def test_an_emptied_queue_reads_zero(db: async_sessionmaker[AsyncSession])
 class _Queue:
     """The queue still holds every job: the sweep only measures."""
 
-    async def enqueue_transcription(self, job_id: int, generation: int) -> None:
+    async def route(self, duration_s: float | None, language: str | None) -> str | None:
         raise AssertionError("nothing is lost here")
 
-    async def is_pending(self, job_id: int, generation: int) -> bool:
+    async def enqueue_transcription(
+        self, job_id: int, generation: int, queue: str | None = None
+    ) -> None:
+        raise AssertionError("nothing is lost here")
+
+    async def is_pending(self, job_id: int, generation: int, queue: str | None = None) -> bool:
         return True
 
 
