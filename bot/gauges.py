@@ -72,13 +72,13 @@ async def refresh_applications(session: AsyncSession) -> None:
     metrics.APPLICATIONS_OLDEST_PENDING_AGE.set(_age(stats.oldest_submitted_at, utcnow()))
 
 
-LiveWorkers = Callable[[], Awaitable[dict[str, int]]]
+LiveWorkers = Callable[[], Awaitable[dict[str, int] | None]]
 
 
 async def refresh_live_workers(live_workers: LiveWorkers) -> None:
     """Live workers per queue (the workers' registry in Redis, bot/routing.py): 0 on a
     queue means its jobs wait for a worker that is not there (A2TNoLiveWorker)."""
-    for queue, count in (await live_workers()).items():
+    for queue, count in (await live_workers() or {}).items():
         metrics.A2T_QUEUE_LIVE_WORKERS.labels(queue).set(count)
 
 

@@ -98,6 +98,10 @@ class JobQueue(Protocol):
         """Whether the queue still holds (or runs) this generation of the job."""
         ...
 
+    async def live_workers(self) -> dict[str, int] | None:
+        """Workers alive per queue; None when jobs run in this process."""
+        ...
+
 
 class TransientJobError(Exception):
     """Try the job again later (network, Telegram 5xx, a database blip)."""
@@ -159,7 +163,7 @@ class ArqJobQueue:
     async def depth(self) -> int:
         return sum((await self.depths()).values())
 
-    async def live_workers(self) -> dict[str, int]:
+    async def live_workers(self) -> dict[str, int] | None:
         return {queue: await self.registry.live(queue) for queue in self.queues}
 
 
@@ -202,6 +206,9 @@ class InProcessJobQueue:
 
     async def is_pending(self, job_id: int, generation: int, queue: str | None = None) -> bool:
         return (job_id, generation) in self.pending
+
+    async def live_workers(self) -> dict[str, int] | None:
+        return None
 
     async def _run(self, job_id: int, generation: int) -> None:
         for attempt in range(1, self.max_tries + 1):

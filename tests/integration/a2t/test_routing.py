@@ -35,6 +35,7 @@ def settings(make_settings: Any, pg_url: str, redis_url: str) -> Settings:
         pg_url,
         a2t={**A2T_TEST_SETTINGS, "routing": {"enabled": True, "light_max_duration_s": 60}},
         redis={"url": redis_url, "queue_name": "test:a2t"},
+        moderation={"admin_ids": [ALICE["id"]]},
     )
     return routed
 
@@ -107,3 +108,24 @@ async def test_requeue_enqueues_into_the_jobs_queue(
     assert result.stdout.strip().endswith(f"enqueued in {HEAVY}")
     assert await _in_queue(arq_redis, HEAVY, job.id, 1)
     assert (await worker.job(job.id)).queue == HEAVY
+
+
+async def test_moderators_see_a_queue_no_live_worker_serves(
+    feed: Any, fake_api: FakeBotAPI, worker: Worker, arq_redis: ArqRedis
+) -> None:
+    await WorkerRegistry(arq_redis, ttl_s=30).beat(LIGHT, "cpu-1")
+    bob = f.user(id=7502, first_name="Bob")
+    await _voice(feed, fake_api, duration=300, user=bob)  # heavy: no GPU worker alive
+
+    await feed(
+        f.message_update(f.message("/a2t_status", from_user=ALICE, chat=f.private_chat(ALICE)))
+    )
+    status = fake_api.sent_messages(ALICE["id"])[-1]["text"]
+    assert f"• {LIGHT}: 0 waiting (oldest –), 0 running; 1 live workers" in status
+    assert f"• {HEAVY}: 1 waiting (oldest 0:0" in status
+    assert "0 running; 0 live workers" in status
+    assert f"⚠️ {HEAVY}: jobs are waiting and no live worker serves this queue." in status
+    assert f"⚠️ {LIGHT}" not in status
+
+    await feed(f.message_update(f.message("/a2t_status", from_user=bob, chat=f.private_chat(bob))))
+    assert "Only moderators" in fake_api.sent_messages(bob["id"])[-1]["text"]
