@@ -284,9 +284,6 @@ class TelegramSender(BaseRequestMiddleware):
                 response = await make_request(bot, method)
             except TelegramRetryAfter as exc:
                 metrics.TELEGRAM_REQUESTS.labels(name, "retry_after").inc()
-                waited_for_flood += exc.retry_after
-                if waited_for_flood > self.limits.max_retry_after_s:
-                    raise
                 log.warning(
                     "flood control: pausing",
                     method=name,
@@ -294,8 +291,12 @@ class TelegramSender(BaseRequestMiddleware):
                     scope="chat" if limited else "global",
                 )
                 # A 429 on a chat write is that chat's; one on any other call means the
-                # bot as a whole is over its budget. Every process sees the pause.
+                # bot as a whole is over its budget. Every process sees the pause, also
+                # when this call gives up.
                 await self.budget.pause(chat_id if limited else None, exc.retry_after)
+                waited_for_flood += exc.retry_after
+                if waited_for_flood > self.limits.max_retry_after_s:
+                    raise
                 if not limited:  # not under the budget: wait here
                     await asyncio.sleep(exc.retry_after)
                 continue

@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.telegram.sender import LocalBudget, RedisBudget, SendBudget, SenderLimits
+from tests.fakes import FakeBotAPI
 
 LIMITS = SenderLimits()
 PRIVATE, GROUP = 4242, -100500
@@ -100,3 +101,38 @@ async def test_redis_gone_falls_back_to_local_limits() -> None:
         await gone.aclose()
     assert waits[:3] == [0, 0, 0]
     assert waits[3] == pytest.approx(1.0, abs=0.05)
+
+
+async def test_a_429_seen_by_one_process_pauses_every_process(
+    fake_api: FakeBotAPI, redis: Redis, redis_url: str
+) -> None:
+    """Through the real sender: Telegram's retry_after lands in the shared budget (the
+    sender gives up here at once, so what is left is the pause it wrote)."""
+    from aiogram.exceptions import TelegramRetryAfter
+
+    from bot.settings import BotSettings
+    from bot.telegram.dispatcher import create_bot
+
+    fake_api.strict_chats = False
+    impatient = SenderLimits(max_retry_after_s=0)
+    bot = create_bot(
+        BotSettings(token=fake_api.token, api_base_url=fake_api.base_url),
+        impatient,
+        redis=redis,
+    )
+    other = RedisBudget(Redis.from_url(redis_url), LIMITS)  # another process's budget
+    try:
+        fake_api.fail_next("sendMessage", error_code=429, retry_after=5)
+        with pytest.raises(TelegramRetryAfter):
+            await bot.send_message(PRIVATE, "hello")
+        assert await other.reserve(PRIVATE) == pytest.approx(5.0, abs=0.5)
+        assert await other.reserve(PRIVATE + 1) <= LIMITS.global_window_s  # its chat only
+
+        # A 429 outside any chat (the bot flooded as a whole) pauses every chat.
+        fake_api.fail_next("getChatAdministrators", error_code=429, retry_after=5)
+        with pytest.raises(TelegramRetryAfter):
+            await bot.get_chat_administrators(GROUP)
+        assert await other.reserve(GROUP - 1) == pytest.approx(5.0, abs=0.5)
+    finally:
+        await bot.session.close()
+        await other.redis.aclose()
