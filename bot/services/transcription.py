@@ -253,6 +253,8 @@ class TranscriptionService:
         for row in await self.jobs.queue_stats():
             queue = row.queue or default
             known = stats.get(queue)
+            if known is None and live is not None and not (row.queued or row.running):
+                continue  # no open job, and not a queue the workers read
             workers = known.live_workers if known else (0 if live is not None else None)
             oldest = row.oldest_queued_at
             if known and known.oldest_queued_at and oldest:
