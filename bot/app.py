@@ -31,7 +31,7 @@ from bot.db.migrate import ensure_schema
 from bot.error_reports import install_error_reports
 from bot.gauges import refresh_forever as refresh_gauges_forever
 from bot.http import create_app, start_site
-from bot.jobs import ArqJobQueue, InProcessJobQueue, create_arq_pool
+from bot.jobs import ArqJobQueue, InProcessJobQueue, JobQueue, arq_job_queue, create_arq_pool
 from bot.log import get_logger
 from bot.readiness import dependency_checks
 from bot.services import AppDeps
@@ -49,7 +49,11 @@ log = get_logger(__name__)
 async def run_bot(settings: Settings) -> None:
     stop = _stop_event()
     async with AsyncExitStack() as stack:
-        bot = _bot_or_config_error(settings)
+        # Redis first: the Bot takes its send slots from the budget there.
+        redis = await _redis(settings)
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
+        bot = _bot_or_config_error(settings, redis)
         stack.push_async_callback(bot.session.close)
         me = await _check_token(bot, settings)
         log.info("bot authorised", bot_id=me.id, username=me.username, mode=settings.bot.mode)
@@ -64,14 +68,11 @@ async def run_bot(settings: Settings) -> None:
         )
 
         sessions = create_session_factory(engine)
-        redis = await _redis(settings)
-        if redis is not None:
-            stack.push_async_callback(redis.aclose)
         storage = create_fsm_storage(redis, settings)
 
         deps = AppDeps(settings)
         if redis is not None:
-            deps.job_queue = ArqJobQueue(redis, settings.redis.queue_name)
+            deps.job_queue = arq_job_queue(redis, settings)
             deps.a2t_status = (
                 A2TStatus(True)
                 if settings.a2t.enabled
@@ -85,7 +86,7 @@ async def run_bot(settings: Settings) -> None:
         await publish_commands(bot, dp["i18n"])
         tune_garbage_collector()
         _start_applications_sweep(bot, sessions, settings, dp, stack)
-        _start_gauges(sessions, settings, stack)
+        _start_gauges(sessions, settings, stack, deps.job_queue)
 
         checks = dependency_checks(engine, redis)
         http_app = create_app(checks) if settings.metrics.enabled else None
@@ -186,14 +187,14 @@ async def _setup_webhook(
     return app
 
 
-def _bot_or_config_error(settings: Settings) -> Bot:
+def _bot_or_config_error(settings: Settings, redis: Redis | None) -> Bot:
     if settings.bot.token is None:
         raise ConfigError(
             "BOT__TOKEN is not set: copy .env.example to .env and put the token "
             "from @BotFather there (or export BOT__TOKEN)"
         )
     try:
-        return create_bot(settings.bot)
+        return create_bot(settings.bot, redis=redis)
     except TokenValidationError:
         raise ConfigError(
             "BOT__TOKEN is not a bot token (expected the form 123456789:AA...)"
@@ -290,14 +291,21 @@ def _start_applications_sweep(
 
 
 def _start_gauges(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, stack: AsyncExitStack
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stack: AsyncExitStack,
+    queue: JobQueue | None,
 ) -> None:
-    """Queue depth and age, applications waiting: read from the database periodically."""
+    """Queue depth and age, live workers per queue, applications waiting: read from the
+    database (and the workers' registry in Redis) periodically."""
     if not settings.metrics.enabled:
         return
     task = asyncio.create_task(
         refresh_gauges_forever(
-            sessions, settings.redis.queue_name, settings.metrics.refresh_interval_s
+            sessions,
+            settings.redis.queue_name,
+            settings.metrics.refresh_interval_s,
+            queue.live_workers if isinstance(queue, ArqJobQueue) else None,
         )
     )
     stack.callback(task.cancel)

@@ -23,7 +23,8 @@ from arq.connections import ArqRedis, create_pool
 from arq.connections import RedisSettings as ArqRedisSettings
 
 from bot.log import get_logger
-from bot.settings import RedisSettings
+from bot.routing import Router, WorkerRegistry
+from bot.settings import RedisSettings, Settings
 
 log = get_logger(__name__)
 
@@ -82,10 +83,23 @@ def arq_job_id(job_id: int, generation: int) -> str:
 
 
 class JobQueue(Protocol):
-    async def enqueue_transcription(self, job_id: int, generation: int) -> None: ...
+    async def route(self, duration_s: float | None, language: str | None) -> str | None:
+        """The queue a job of this length and language goes to (bot/routing.py); None
+        where there is only the one (in process)."""
+        ...
 
-    async def is_pending(self, job_id: int, generation: int) -> bool:
+    async def enqueue_transcription(
+        self, job_id: int, generation: int, queue: str | None = None
+    ) -> None:
+        """`queue`: the job's (its row's `queue`); None: the deployment's default."""
+        ...
+
+    async def is_pending(self, job_id: int, generation: int, queue: str | None = None) -> bool:
         """Whether the queue still holds (or runs) this generation of the job."""
+        ...
+
+    async def live_workers(self) -> dict[str, int] | None:
+        """Workers alive per queue; None when jobs run in this process."""
         ...
 
 
@@ -98,38 +112,70 @@ class TransientJobError(Exception):
 
 
 class ArqJobQueue:
-    def __init__(self, redis: ArqRedis, queue_name: str) -> None:
+    def __init__(
+        self, redis: ArqRedis, queue_name: str, router: Router | None = None, ttl_s: float = 15.0
+    ) -> None:
         # Whoever made the pool, what this queue writes is JSON (see the module docstring).
         redis.job_serializer = serialize_job
         redis.job_deserializer = deserialize_job
         self.redis = redis
         self.queue_name = queue_name
+        self.router = router
+        self.registry = WorkerRegistry(redis, ttl_s)
 
-    async def enqueue_transcription(self, job_id: int, generation: int) -> None:
+    async def route(self, duration_s: float | None, language: str | None) -> str | None:
+        if self.router is None:
+            return self.queue_name
+        return await self.router.route(duration_s, language, self.registry)
+
+    async def enqueue_transcription(
+        self, job_id: int, generation: int, queue: str | None = None
+    ) -> None:
         job = await self.redis.enqueue_job(
             TRANSCRIBE,
             job_id,
             generation,
             _job_id=arq_job_id(job_id, generation),
-            _queue_name=self.queue_name,
+            _queue_name=queue or self.queue_name,
         )
         if job is None:
             log.info("job already enqueued", job_id=job_id, generation=generation)
 
-    async def is_pending(self, job_id: int, generation: int) -> bool:
+    async def is_pending(self, job_id: int, generation: int, queue: str | None = None) -> bool:
         from arq.jobs import Job, JobStatus
 
         status = await Job(
             arq_job_id(job_id, generation),
             self.redis,
-            _queue_name=self.queue_name,
+            _queue_name=queue or self.queue_name,
             _deserializer=deserialize_job,
         ).status()
         return status in {JobStatus.deferred, JobStatus.queued, JobStatus.in_progress}
 
+    @property
+    def queues(self) -> list[str]:
+        return self.router.queues if self.router is not None else [self.queue_name]
+
+    async def depths(self) -> dict[str, int]:
+        """Entries waiting in each arq queue (a sorted set), those deferred included."""
+        return {queue: int(await self.redis.zcard(queue)) for queue in self.queues}
+
     async def depth(self) -> int:
-        """Entries waiting in the arq queue (a sorted set), those deferred included."""
-        return int(await self.redis.zcard(self.queue_name))
+        return sum((await self.depths()).values())
+
+    async def live_workers(self) -> dict[str, int] | None:
+        return {queue: await self.registry.live(queue) for queue in self.queues}
+
+
+def arq_job_queue(redis: ArqRedis, settings: Settings) -> ArqJobQueue:
+    """The queue the bot, the workers and the ops CLI use: routed by capability when
+    A2T__ROUTING__ENABLED; a worker entry lives three sweep intervals."""
+    return ArqJobQueue(
+        redis,
+        settings.redis.queue_name,
+        Router(settings.redis, settings.a2t),
+        ttl_s=3 * settings.a2t.sweep_interval_s,
+    )
 
 
 JobRunner = Callable[[int, int], Awaitable[None]]
@@ -145,7 +191,12 @@ class InProcessJobQueue:
         self.semaphore = asyncio.Semaphore(max_jobs)
         self.pending: dict[tuple[int, int], asyncio.Task[None]] = {}
 
-    async def enqueue_transcription(self, job_id: int, generation: int) -> None:
+    async def route(self, duration_s: float | None, language: str | None) -> str | None:
+        return None
+
+    async def enqueue_transcription(
+        self, job_id: int, generation: int, queue: str | None = None
+    ) -> None:
         key = (job_id, generation)
         if key in self.pending:
             return
@@ -153,8 +204,11 @@ class InProcessJobQueue:
         self.pending[key] = task
         task.add_done_callback(lambda _: self.pending.pop(key, None))
 
-    async def is_pending(self, job_id: int, generation: int) -> bool:
+    async def is_pending(self, job_id: int, generation: int, queue: str | None = None) -> bool:
         return (job_id, generation) in self.pending
+
+    async def live_workers(self) -> dict[str, int] | None:
+        return None
 
     async def _run(self, job_id: int, generation: int) -> None:
         for attempt in range(1, self.max_tries + 1):

@@ -24,6 +24,12 @@ TELEGRAM_REQUESTS = Counter(
     "bot_telegram_requests_total", "Bot API calls made", ["method", "outcome"]
 )
 
+# The shared Telegram budget (Redis) could not be reached: a process used its own limits.
+TELEGRAM_BUDGET_FALLBACKS = Counter(
+    "bot_telegram_budget_fallbacks_total",
+    "Send slots taken from process-local limits because the shared budget was unreachable",
+)
+
 A2T_JOBS = Counter("a2t_jobs_total", "Transcription jobs by outcome", ["outcome"])
 A2T_QUEUE_DEPTH = Gauge("a2t_queue_depth", "Transcription jobs waiting or running")
 # Per queue, from the database rows (the truth), refreshed by the sweep and the bot:
@@ -35,6 +41,11 @@ A2T_QUEUE_OLDEST_AGE = Gauge(
     "a2t_queue_oldest_age_seconds",
     "How long the oldest queued job of a queue has waited (0: none waiting)",
     ["queue"],
+)
+# Workers alive per queue, from their registry in Redis (bot/routing.py), set by the
+# bot: 0 while jobs wait means nothing will take them (A2TNoLiveWorker).
+A2T_QUEUE_LIVE_WORKERS = Gauge(
+    "a2t_queue_live_workers", "Worker processes alive for the queue", ["queue"]
 )
 # 1 in every live worker process: `sum by (queue)` counts the workers serving a queue.
 A2T_WORKER_UP = Gauge(

@@ -163,12 +163,33 @@ class VoskSettings(BaseModel):
     language: str | None = None  # the model's language, shown with the transcript
 
 
+class RoutingSettings(BaseModel):
+    """Which queue a job goes to, so that each runs on a worker that can serve it
+    (bot/routing.py). Off: one queue, REDIS__QUEUE_NAME, every worker takes every job."""
+
+    enabled: bool = False
+    # Light jobs (CPU workers): notes up to light_max_duration_s long, with no language
+    # asked for or one of light_languages (empty: any). Everything else (long audio,
+    # "re-run as <language>") is heavy: GPU workers with a multilingual model.
+    light_max_duration_s: int = Field(default=120, ge=1)
+    light_languages: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["en"])
+    # Light jobs go to the heavy queue while no light worker is alive (a GPU-only fleet);
+    # heavy jobs never go to light workers.
+    light_overflow_to_heavy: bool = True
+
+    _split_languages = field_validator("light_languages", mode="before")(_split_words)
+
+
 class A2TSettings(BaseModel):
     enabled: bool = True
     engine: Literal["whisper", "vosk"] = "whisper"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     whisper: WhisperSettings = WhisperSettings()
     vosk: VoskSettings = VoskSettings()
+    routing: RoutingSettings = RoutingSettings()
+    # A worker's class with routing on: light (CPU) or heavy (GPU, multilingual);
+    # auto: heavy when A2T__DEVICE=cuda. It reads that class's queue only.
+    worker_class: Literal["auto", "light", "heavy"] = "auto"
     # Default for groups until a chat admin runs /a2t_mode; private chats are always auto.
     group_mode: Literal["auto", "command", "off"] = "auto"
     # Offered as "re-run as ..." buttons when the model is multilingual.

@@ -87,13 +87,17 @@ class Process:
         return code
 
 
-async def start(module: str, env: Mapping[str, str], cwd: Path | None = None) -> Process:
+async def start(
+    module: str, env: Mapping[str, str], cwd: Path | None = None, *, stdin: bool = False
+) -> Process:
+    """`stdin`: a pipe the test can write to (`proc.stdin`), else the test's own."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         module,
         env=clean_env(env),
         cwd=cwd,
+        stdin=asyncio.subprocess.PIPE if stdin else None,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

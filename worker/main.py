@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from arq import func
+from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.bootstrap import ConfigError, load_settings
@@ -22,9 +23,16 @@ from bot.db.migrate import current_revision, head_revision
 from bot.error_reports import install_error_reports
 from bot.gauges import QueueGauges
 from bot.http import create_app, start_site
-from bot.jobs import TRANSCRIBE, ArqJobQueue, arq_redis_settings, deserialize_job, serialize_job
+from bot.jobs import (
+    TRANSCRIBE,
+    arq_job_queue,
+    arq_redis_settings,
+    deserialize_job,
+    serialize_job,
+)
 from bot.log import get_logger
 from bot.readiness import dependency_checks
+from bot.routing import Router, WorkerRegistry, worker_id
 from bot.settings import Settings
 from bot.telegram.applications.actions import transcript_ready
 from bot.telegram.dispatcher import create_bot
@@ -49,13 +57,20 @@ async def startup(ctx: dict[str, Any]) -> None:
     except EngineUnavailableError as exc:
         raise ConfigError(f"cannot start the transcription engine: {exc}") from None
     log.info("engine ready", engine=engine.name, model=engine.model_name, device=engine.device)
+    router = Router(settings.redis, settings.a2t)
+    if router.enabled and router.worker_class() == "heavy" and not engine.multilingual:
+        raise ConfigError(
+            "a heavy worker needs a multilingual model: long notes and re-runs in other "
+            "languages go to it (set A2T__WHISPER__MODEL, or A2T__WORKER_CLASS=light)"
+        )
 
     db = create_engine(settings.db)
     if await current_revision(db) != head_revision():
         await db.dispose()
         raise ConfigError("database schema is not at head: run `alembic upgrade head`")
     sessions = create_session_factory(db)
-    bot = create_bot(settings.bot)
+    # Under the deployment's one Telegram budget, shared with the bot and other workers.
+    bot = create_bot(settings.bot, redis=ctx["redis"])
     ctx["stop_reports"] = install_error_reports(settings.moderation, bot.send_message, "worker")
     # A voice answer to a membership application: its card shows the text once done.
     card_hook = partial(transcript_ready, bot, sessions, settings)
@@ -64,7 +79,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     ctx.update(db=db, bot=bot, pipeline=pipeline, executor=executor)
     await pipeline.start()
-    queue = ArqJobQueue(ctx["redis"], settings.redis.queue_name)
+    queue = arq_job_queue(ctx["redis"], settings)
+    serves = router.worker_queue()
     ctx["sweeper"] = asyncio.create_task(
         sweep_forever(
             sessions,
@@ -74,7 +90,14 @@ async def startup(ctx: dict[str, Any]) -> None:
             QueueGauges(settings.redis.queue_name),
         )
     )
-    metrics.A2T_WORKER_UP.labels(settings.redis.queue_name, engine.name, engine.device).set(1)
+    # Alive in its queue's registry: the bot routes by it and reports a queue none serves.
+    ctx["serves"], ctx["worker_id"] = serves, worker_id()
+    ctx["registry"] = queue.registry
+    ctx["announcer"] = asyncio.create_task(
+        _announce_forever(queue.registry, serves, ctx["worker_id"], settings.a2t.sweep_interval_s)
+    )
+    metrics.A2T_WORKER_UP.labels(serves, engine.name, engine.device).set(1)
+    log.info("serving queue", queue=serves)
     if settings.metrics.enabled:
         # /readyz: this worker can take jobs only while PostgreSQL and Redis answer.
         app = create_app(dependency_checks(db, ctx["redis"]))
@@ -84,12 +107,27 @@ async def startup(ctx: dict[str, Any]) -> None:
             log.warning("metrics port busy; this worker serves no /metrics", error=str(exc))
 
 
+async def _announce_forever(
+    registry: WorkerRegistry, queue: str, worker: str, interval_s: float
+) -> None:
+    while True:
+        try:
+            await registry.beat(queue, worker)
+        except (RedisError, OSError) as exc:  # arq itself stops taking jobs meanwhile
+            log.warning("worker registry not updated", error=repr(exc))
+        await asyncio.sleep(interval_s)
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
-    sweeper: asyncio.Task[None] | None = ctx.get("sweeper")
-    if sweeper is not None:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+    for name in ("sweeper", "announcer"):
+        task: asyncio.Task[None] | None = ctx.get(name)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if "registry" in ctx:
+        with contextlib.suppress(RedisError, OSError):
+            await ctx["registry"].leave(ctx["serves"], ctx["worker_id"])
     if "http" in ctx:
         await ctx["http"].cleanup()
     if ctx.get("stop_reports") is not None:
@@ -126,7 +164,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         # instead of run (bot/jobs.py).
         "job_serializer": serialize_job,
         "job_deserializer": deserialize_job,
-        "queue_name": settings.redis.queue_name,
+        # With routing, the one queue of this worker's class (bot/routing.py).
+        "queue_name": Router(settings.redis, settings.a2t).worker_queue(),
         "max_jobs": a2t.max_jobs,
         "job_timeout": a2t.job_timeout_s + 60,
         "max_tries": a2t.max_tries,

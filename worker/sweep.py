@@ -34,15 +34,25 @@ async def sweep(
             await gauges.refresh(session)
     requeued = 0
     for job in candidates:
-        if job.status == JobStatus.QUEUED and await queue.is_pending(job.id, job.generation):
+        if job.status == JobStatus.QUEUED and await queue.is_pending(
+            job.id, job.generation, job.queue
+        ):
             continue  # just waiting its turn
+        # Routed again: the workers alive now decide where it can run.
+        target = await queue.route(job.declared_duration_s, job.language_hint)
         async with sessions() as session:
-            generation = await JobRepository(session).bump_generation(job)
+            generation = await JobRepository(session).bump_generation(job, target)
             await session.commit()
         if generation is None:
             continue  # another sweeper or a worker got there first
-        await queue.enqueue_transcription(job.id, generation)
-        log.warning("stale job re-enqueued", job_id=job.id, was=job.status, generation=generation)
+        await queue.enqueue_transcription(job.id, generation, target)
+        log.warning(
+            "stale job re-enqueued",
+            job_id=job.id,
+            was=job.status,
+            generation=generation,
+            queue=target,
+        )
         requeued += 1
     return requeued
 

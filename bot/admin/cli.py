@@ -26,7 +26,7 @@ from bot.bootstrap import ConfigError, bootstrap, secrets_of
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.enums import JobStatus
 from bot.db.migrate import SchemaOutdatedError, ensure_schema
-from bot.jobs import ArqJobQueue, JobQueue, create_arq_pool
+from bot.jobs import JobQueue, arq_job_queue, create_arq_pool
 from bot.log import mask_secrets
 from bot.services.backup import BackupError, BackupService, BackupSummary
 from bot.services.legacy_import import ImportReport, LegacyImportService
@@ -143,7 +143,7 @@ class Ops:
             yield None, mask_secrets(str(exc), secrets_of(settings))
             return
         try:
-            yield ArqJobQueue(redis, settings.redis.queue_name), None
+            yield arq_job_queue(redis, settings), None
         finally:
             await redis.aclose()
 
@@ -441,12 +441,13 @@ def jobs_requeue(ops: Ops, job_id: int, force: bool, as_json: bool) -> None:
                 "previous": done.previous,
                 "generation": done.generation,
                 "enqueued": done.enqueued,
+                "queue": done.queue,
             }
         )
         return
     settings = ops.settings
     where = (
-        f"enqueued in {settings.redis.queue_name}"
+        f"enqueued in {done.queue}"
         if done.enqueued
         else "no REDIS__URL: the bot's sweep runs it within about "
         f"{settings.a2t.stale_after_s + settings.a2t.sweep_interval_s:g} s"

@@ -76,6 +76,8 @@ class JobView:
     source_job_id: int | None
     result_parts: list[str] | None
     posting_part: int | None
+    declared_duration_s: float | None = None
+    queue: str | None = None
 
     @classmethod
     def of(cls, row: TranscriptionJob) -> JobView:
@@ -344,8 +346,17 @@ class JobRepository:
         )
         return [JobView.of(row) for row in rows]
 
-    async def bump_generation(self, job: JobView) -> int | None:
-        """Claim the right to re-enqueue: only one sweeper wins per generation."""
+    async def bump_generation(self, job: JobView, queue: str | None = None) -> int | None:
+        """Claim the right to re-enqueue: only one sweeper wins per generation.
+        `queue`: the queue it goes to now (routing), else the one it was in."""
+        values: dict[str, Any] = {
+            "generation": TranscriptionJob.generation + 1,
+            "status": JobStatus.QUEUED,
+            "heartbeat_at": None,
+            "queued_at": utcnow(),
+        }
+        if queue is not None:
+            values["queue"] = queue
         result = await self.session.execute(
             update(TranscriptionJob)
             .where(
@@ -353,15 +364,15 @@ class JobRepository:
                 TranscriptionJob.generation == job.generation,
                 TranscriptionJob.status.in_(OPEN),
             )
-            .values(
-                generation=TranscriptionJob.generation + 1,
-                status=JobStatus.QUEUED,
-                heartbeat_at=None,
-                queued_at=utcnow(),
-            )
+            .values(**values)
             .returning(TranscriptionJob.generation)
         )
         return result.scalar_one_or_none()
+
+    async def set_queue(self, job_id: int, queue: str | None) -> None:
+        await self.session.execute(
+            update(TranscriptionJob).where(TranscriptionJob.id == job_id).values(queue=queue)
+        )
 
     async def queue_stats(self) -> list[QueueStats]:
         """Open jobs per queue: how many queued and running, and since when the oldest
@@ -369,18 +380,24 @@ class JobRepository:
         waiting_since = func.coalesce(TranscriptionJob.queued_at, TranscriptionJob.received_at)
         rows = await self.session.execute(
             select(
+                TranscriptionJob.queue,
                 TranscriptionJob.status,
                 func.count(),
                 func.min(waiting_since),
             )
             .where(TranscriptionJob.status.in_(OPEN))
-            .group_by(TranscriptionJob.status)
+            .group_by(TranscriptionJob.queue, TranscriptionJob.status)
         )
-        counts = {status: (int(count), oldest) for status, count, oldest in rows}
-        queued, oldest = counts.get(JobStatus.QUEUED, (0, None))
-        running, _ = counts.get(JobStatus.RUNNING, (0, None))
-        # Jobs carry no queue of their own yet: every open job is on the one queue.
-        return [QueueStats(queue=None, queued=queued, running=running, oldest_queued_at=oldest)]
+        stats: dict[str | None, QueueStats] = {}
+        for queue, status, count, oldest in rows:
+            current = stats.get(queue) or QueueStats(queue, 0, 0, None)
+            if status == JobStatus.QUEUED:
+                current = QueueStats(queue, int(count), current.running, oldest)
+            else:
+                current = QueueStats(queue, current.queued, int(count), current.oldest_queued_at)
+            stats[queue] = current
+        # No open job at all: the one queue, empty (the gauges then read 0).
+        return list(stats.values()) or [QueueStats(None, 0, 0, None)]
 
     async def reopen(self, job_id: int) -> JobView | None:
         """An operator's retry of a failed or cancelled job: open again (queued, the old

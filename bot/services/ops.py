@@ -41,6 +41,8 @@ class Requeued:
     generation: int
     # False without REDIS__URL: the embedded bot's sweep picks the job up.
     enqueued: bool
+    # The queue it went to (routed again by its length and language); None embedded.
+    queue: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,14 @@ class JobOpsService:
         current: JobView | None = job
         if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
             current = await self.jobs.reopen(job_id)
-        generation = await self.jobs.bump_generation(current) if current is not None else None
+        queue = (
+            await self.queue.route(job.declared_duration_s, job.language_hint)
+            if self.queue is not None
+            else None
+        )
+        generation = (
+            await self.jobs.bump_generation(current, queue) if current is not None else None
+        )
         if current is None or generation is None:
             await self.session.rollback()
             raise OpsError(f"job {job_id} changed while requeueing it; look again and retry")
@@ -110,7 +119,7 @@ class JobOpsService:
         enqueued = isinstance(self.queue, ArqJobQueue)
         if self.queue is not None:
             try:
-                await self.queue.enqueue_transcription(job_id, generation)
+                await self.queue.enqueue_transcription(job_id, generation, queue)
             except (RedisError, OSError) as exc:
                 # The row is queued under the new generation: the sweep finds it.
                 raise OpsError(
@@ -121,7 +130,7 @@ class JobOpsService:
         log.warning(
             "job requeued by an operator", job_id=job_id, was=job.status, generation=generation
         )
-        return Requeued(job, job.status, generation, enqueued)
+        return Requeued(job, job.status, generation, enqueued, queue if enqueued else None)
 
     async def cancel(self, job_id: int) -> Cancelled:
         """The same path as the user's cancel button, with the operator as the actor."""

@@ -105,6 +105,22 @@ class QuotaService:
         await self.jobs.update_owned(job.id, job.generation, audio_duration_s=seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """One queue as the moderators' /a2t_status shows it."""
+
+    queue: str
+    queued: int
+    running: int
+    oldest_queued_at: datetime | None
+    live_workers: int | None  # None: jobs run inside the bot, no workers to count
+
+    @property
+    def stuck(self) -> bool:
+        """Jobs wait and nothing alive will take them."""
+        return self.queued > 0 and self.live_workers == 0
+
+
 class TranscriptionService:
     def __init__(
         self,
@@ -215,9 +231,40 @@ class TranscriptionService:
             await self.jobs.set_status_message(job.id, status_message_id)
         else:
             await self.jobs.update_fields(job.id, queued_at=utcnow())
+        # The queue of the workers that can serve it (bot/routing.py), on the row: the
+        # sweep and the ops CLI look for it there.
+        queue = await self.queue.route(job.declared_duration_s, job.language_hint)
+        if queue is not None:
+            await self.jobs.set_queue(job.id, queue)
         await self.session.commit()
-        await self.queue.enqueue_transcription(job.id, job.generation)
+        await self.queue.enqueue_transcription(job.id, job.generation, queue)
         metrics.A2T_QUEUE_DEPTH.set(await self.jobs.open_count())
+
+    async def queue_status(self) -> list[QueueStatus]:
+        """Open jobs per queue with the workers alive for each: every queue routing
+        knows, and any other that still holds open jobs."""
+        default = self.settings.redis.queue_name
+        live = await self.queue.live_workers() if self.queue is not None else None
+        stats: dict[str, QueueStatus] = {
+            queue: QueueStatus(queue, 0, 0, None, count) for queue, count in (live or {}).items()
+        }
+        for row in await self.jobs.queue_stats():
+            queue = row.queue or default
+            known = stats.get(queue)
+            if known is None and live is not None and not (row.queued or row.running):
+                continue  # no open job, and not a queue the workers read
+            workers = known.live_workers if known else (0 if live is not None else None)
+            oldest = row.oldest_queued_at
+            if known and known.oldest_queued_at and oldest:
+                oldest = min(oldest, known.oldest_queued_at)
+            stats[queue] = QueueStatus(
+                queue,
+                row.queued + (known.queued if known else 0),
+                row.running + (known.running if known else 0),
+                oldest or (known.oldest_queued_at if known else None),
+                workers,
+            )
+        return list(stats.values())
 
     async def _check_limits(self, request: VoiceRequest) -> None:
         """Everything is charged to the requester (`user_id`), never to the speaker."""

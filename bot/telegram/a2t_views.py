@@ -11,6 +11,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import _
 from bot.repositories.jobs import JobView
+from bot.services.transcription import QueueStatus
 from bot.telegram.callbacks import A2TAction, A2TCallback
 from bot.texts import clock
 
@@ -131,3 +132,29 @@ def _ago(delta: timedelta) -> str:
     if minutes < 120:
         return _("{minutes} min").format(minutes=minutes)
     return _("{hours} h").format(hours=minutes // 60)
+
+
+def queue_status_text(queues: list[QueueStatus], now: datetime) -> str:
+    """/a2t_status: per queue, jobs waiting and running, the oldest wait, live workers;
+    a warning for a queue whose jobs nothing alive will take."""
+    lines = [_("Transcription queues:")]
+    for q in queues:
+        wait = clock((now - q.oldest_queued_at).total_seconds()) if q.oldest_queued_at else "–"
+        workers = (
+            _("runs inside the bot")
+            if q.live_workers is None
+            else _("{count} live workers").format(count=q.live_workers)
+        )
+        lines.append(
+            _("• {queue}: {queued} waiting (oldest {wait}), {running} running; {workers}").format(
+                queue=q.queue, queued=q.queued, wait=wait, running=q.running, workers=workers
+            )
+        )
+    for q in queues:
+        if q.stuck:
+            lines.append(
+                _("⚠️ {queue}: jobs are waiting and no live worker serves this queue.").format(
+                    queue=q.queue
+                )
+            )
+    return "\n".join(lines)

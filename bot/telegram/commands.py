@@ -22,6 +22,7 @@ PRIVATE_COMMANDS = [
     ("whoami", N_("Your profile card, or pick someone to see theirs")),
     ("forgetme", N_("Delete your personal data from my records")),
     ("members", N_("Moderators: list or export the community's members")),
+    ("a2t_status", N_("Moderators: transcription queues and live workers")),
 ]
 GROUP_COMMANDS = [
     ("help", N_("List the commands")),

@@ -10,6 +10,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import ChosenLanguages, create_i18n
@@ -25,18 +26,24 @@ from bot.telegram.middlewares import (
     UpdateContextMiddleware,
 )
 from bot.telegram.moderators import Moderators
-from bot.telegram.sender import SenderLimits, TelegramSender
+from bot.telegram.sender import LocalBudget, RedisBudget, SenderLimits, TelegramSender
 from bot.telegram.session import BotSession
 
 
-def create_bot(settings: BotSettings, limits: SenderLimits | None = None) -> Bot:
-    """A Bot whose every request goes through the shared TelegramSender."""
+def create_bot(
+    settings: BotSettings, limits: SenderLimits | None = None, redis: Redis | None = None
+) -> Bot:
+    """A Bot whose every request goes through the shared TelegramSender: under the
+    deployment's one send budget in `redis` when given (REDIS__URL), else this
+    process's own."""
     if settings.token is None:
         raise ValueError("BOT__TOKEN is not set")
     session = BotSession(
         api=TelegramAPIServer.from_base(settings.api_base_url, is_local=settings.api_is_local)
     )
-    session.middleware(TelegramSender(limits))
+    limits = limits or SenderLimits()
+    budget = RedisBudget(redis, limits) if redis is not None else LocalBudget(limits)
+    session.middleware(TelegramSender(limits, budget))
     session.middleware(TelegramWrites())
     return Bot(
         token=settings.token.get_secret_value(),

@@ -277,6 +277,36 @@ class _Signal:
                 await self._event.wait()
 
 
+class _Bucket:
+    """A token bucket: `rate` a second, at most `burst` saved."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass(frozen=True)
+class FloodLimits:
+    """Telegram's flood control as the fake enforces it: more than this in a chat (or
+    in all chats) is answered with 429 and retry_after."""
+
+    private_per_s: float = 1.0
+    private_burst: float = 1.0
+    group_per_min: float = 20.0
+    group_burst: float = 1.0
+    global_per_s: float = 30.0
+    global_burst: float = 30.0
+    retry_after: int = 1
+
+
 class FakeBotAPI:
     """In-process Bot API server on 127.0.0.1 with a free port."""
 
@@ -317,6 +347,13 @@ class FakeBotAPI:
         self._last_message_id: dict[int, int] = {}
         self._ids = count(1)
         self._faults: dict[str, list[BotAPIError]] = {}
+        # flood_limit(): chat writes over the limits get 429 (kept in flood_errors);
+        # write_times[chat_id]: when each accepted chat write arrived (monotonic).
+        self.flood: FloodLimits | None = None
+        self.flood_errors: list[ApiCall] = []
+        self.write_times: dict[int, list[float]] = {}
+        self._chat_buckets: dict[int, _Bucket] = {}
+        self._global_bucket: _Bucket | None = None
         self._download_faults: list[int] = []
         self._delays: dict[str, float] = {}
         self._blocked: set[int] = set()
@@ -487,6 +524,31 @@ class FakeBotAPI:
         error = BotAPIError(error_code, description, retry_after)
         self._faults.setdefault(method.lower(), []).extend([error] * times)
 
+    def flood_limit(self, limits: FloodLimits | None = None) -> None:
+        """Answer chat writes over Telegram's rate limits with 429, as Telegram does."""
+        self.flood = limits or FloodLimits()
+        self._chat_buckets.clear()
+        self._global_bucket = _Bucket(self.flood.global_per_s, self.flood.global_burst)
+
+    def _check_flood(self, call: ApiCall) -> None:
+        if self.flood is None or self._global_bucket is None:
+            return
+        chat_id = call.params.get("chat_id")
+        if not isinstance(chat_id, int):
+            return
+        bucket = self._chat_buckets.get(chat_id)
+        if bucket is None:
+            bucket = self._chat_buckets[chat_id] = (
+                _Bucket(self.flood.private_per_s, self.flood.private_burst)
+                if chat_id > 0
+                else _Bucket(self.flood.group_per_min / 60, self.flood.group_burst)
+            )
+        if not bucket.take() or not self._global_bucket.take():
+            self.flood_errors.append(call)
+            after = self.flood.retry_after
+            raise BotAPIError(429, f"Too Many Requests: retry after {after}", after)
+        self.write_times.setdefault(chat_id, []).append(time.monotonic())
+
     def fail_next_download(self, status: int = 502, *, times: int = 1) -> None:
         """The next ``times`` file downloads (GET /file/...) answer HTTP ``status``."""
         self._download_faults.extend([status] * times)
@@ -628,6 +690,8 @@ class FakeBotAPI:
             raise BotAPIError(404, "Not Found")
         if key in CHAT_WRITE_METHODS and call.params.get("chat_id") in self._blocked:
             raise BotAPIError(403, BLOCKED)
+        if key in CHAT_WRITE_METHODS:
+            self._check_flood(call)
         result = handler(call)
         return await result if inspect.isawaitable(result) else result
 

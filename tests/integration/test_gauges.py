@@ -120,10 +120,15 @@ async def test_an_emptied_queue_reads_zero(db: async_sessionmaker[AsyncSession])
 class _Queue:
     """The queue still holds every job: the sweep only measures."""
 
-    async def enqueue_transcription(self, job_id: int, generation: int) -> None:
+    async def route(self, duration_s: float | None, language: str | None) -> str | None:
         raise AssertionError("nothing is lost here")
 
-    async def is_pending(self, job_id: int, generation: int) -> bool:
+    async def enqueue_transcription(
+        self, job_id: int, generation: int, queue: str | None = None
+    ) -> None:
+        raise AssertionError("nothing is lost here")
+
+    async def is_pending(self, job_id: int, generation: int, queue: str | None = None) -> bool:
         return True
 
 
@@ -135,3 +140,30 @@ async def test_the_workers_sweep_refreshes_the_queue_gauges(
     assert _value("a2t_queue_jobs", queue="sweep:q", status="queued") == 2
     age: Any = _value("a2t_queue_oldest_age_seconds", queue="sweep:q")
     assert age >= 7 * 60
+
+
+async def test_routed_jobs_are_counted_per_queue(db: async_sessionmaker[AsyncSession]) -> None:
+    """With routing, each job's queue (its row) is its label; rows from before routing
+    (no queue) count for the default queue, together with jobs routed to it by name."""
+    await _fill(db)
+    async with db() as session:
+        # The 7-minute job to the heavy queue, the 2-minute one named after the default.
+        for n, queue in ((0, f"{QUEUE}:heavy"), (1, QUEUE)):
+            await session.execute(
+                update(TranscriptionJob)
+                .where(TranscriptionJob.dedup_key == f"9101:{n}:")
+                .values(queue=queue)
+            )
+        await session.commit()
+    await refresh_once(db, QueueGauges(QUEUE))
+    assert _value("a2t_queue_jobs", queue=f"{QUEUE}:heavy", status="queued") == 1
+    assert _value("a2t_queue_jobs", queue=f"{QUEUE}:heavy", status="running") == 0
+    heavy_age = _value("a2t_queue_oldest_age_seconds", queue=f"{QUEUE}:heavy")
+    assert heavy_age is not None
+    assert 7 * 60 <= heavy_age < 9 * 60
+    # The default queue: the 2-minute job by name and the running job without a queue.
+    assert _value("a2t_queue_jobs", queue=QUEUE, status="queued") == 1
+    assert _value("a2t_queue_jobs", queue=QUEUE, status="running") == 1
+    default_age = _value("a2t_queue_oldest_age_seconds", queue=QUEUE)
+    assert default_age is not None
+    assert 2 * 60 <= default_age < 4 * 60

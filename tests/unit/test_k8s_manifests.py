@@ -18,8 +18,10 @@ def _worker() -> dict[str, Any]:
 
 
 def _scaled_object() -> dict[str, Any]:
-    (doc,) = check_k8s.plain(check_k8s.K8S / "overlays" / "production" / "keda-scaledobject.yaml")
-    return doc
+    cpu, _gpu = check_k8s.plain(
+        check_k8s.K8S / "overlays" / "production" / "keda-scaledobject.yaml"
+    )
+    return cpu
 
 
 @pytest.mark.skipif(check_k8s.renderer() is None, reason="neither kustomize nor kubectl here")
@@ -40,11 +42,25 @@ def test_production_has_what_the_issue_asks_for() -> None:
     assert gpu["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert gpu["tolerations"]
     assert gpu["nodeSelector"]
-    assert "replicas" not in by_name["Deployment/community-bot-worker"]["spec"]  # KEDA's
     assert "Job/community-bot-migrate" in by_name
-    assert "ScaledObject/community-bot-worker" in by_name
     settings = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
     assert settings["BOT__MODE"] == "webhook"
+    # Routing by capability: each worker Deployment reads its class's queue and KEDA
+    # scales it on that queue's metrics.
+    assert settings["A2T__ROUTING__ENABLED"] == "true"
+    base = settings["REDIS__QUEUE_NAME"]
+    for deployment, worker_class in (
+        ("community-bot-worker", "light"),
+        ("community-bot-worker-gpu", "heavy"),
+    ):
+        spec = by_name[f"Deployment/{deployment}"]["spec"]
+        assert "replicas" not in spec  # KEDA's
+        env = {e["name"]: e["value"] for e in spec["template"]["spec"]["containers"][0]["env"]}
+        assert env["A2T__WORKER_CLASS"] == worker_class
+        scaled = by_name[f"ScaledObject/{deployment}"]["spec"]
+        assert scaled["scaleTargetRef"]["name"] == deployment
+        for trigger in scaled["triggers"]:
+            assert f'queue="{base}:{worker_class}"' in trigger["metadata"]["query"]
 
 
 def test_strict_schemas_refuse_an_unknown_field() -> None:

@@ -77,6 +77,8 @@ class TranscriptionJob(TimestampMixin, Base):
     # The part being sent right now. Set before the send, cleared with its id saved
     # after it: a re-run that finds it set knows the send may have happened.
     posting_part: Mapped[int | None] = mapped_column(Integer)
+    # The queue the job was routed to (bot/routing.py); NULL: REDIS__QUEUE_NAME.
+    queue: Mapped[str | None] = mapped_column(String(100))
 
     received_at: Mapped[datetime]
     queued_at: Mapped[datetime | None]

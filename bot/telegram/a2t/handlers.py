@@ -18,6 +18,7 @@ from aiogram.types import (
 )
 
 from bot import metrics
+from bot.db.base import utcnow
 from bot.db.enums import A2TMode, ChatType, JobStatus
 from bot.errors import NotAllowedError, UserFacingError
 from bot.i18n import N_, _, current_locale
@@ -30,6 +31,7 @@ from bot.telegram.adapters import chat_info, speaker_of, user_profile, voice_req
 from bot.telegram.admins import is_chat_admin
 from bot.telegram.callbacks import A2TAction, A2TCallback
 from bot.telegram.filters import Command, UnservedChat, VoiceMedia, VoiceMediaRef, When
+from bot.telegram.moderators import Moderators
 
 log = get_logger(__name__)
 MODES = ", ".join(m.value for m in A2TMode)
@@ -153,6 +155,21 @@ async def cmd_a2t_mode(
     await message.reply(_("Transcription mode set to {mode}.").format(mode=mode))
 
 
+async def cmd_a2t_status(
+    message: Message, services: Services, bot: Bot, settings: Settings, moderators: Moderators
+) -> None:
+    """Moderators: the transcription queues and their live workers, here or in private."""
+    assert message.from_user is not None
+    if message.chat.type != ChatType.PRIVATE and message.chat.id != settings.moderation.chat_id:
+        raise UserFacingError(
+            N_("Use /a2t_status in a private chat with me or in the moderation chat.")
+        )
+    if not await moderators.is_moderator(bot, message.from_user.id):
+        raise NotAllowedError(N_("Only moderators can see the transcription queues."))
+    queues = await services.transcription.queue_status()
+    await message.reply(views.queue_status_text(queues, utcnow()), parse_mode=None)
+
+
 def _pressed_in(query: CallbackQuery) -> tuple[int | None, ChatType]:
     """The chat a button was pressed in: every A2T action is bound to it. None for a
     message Telegram does not name (inline mode): no job belongs there."""
@@ -244,6 +261,7 @@ def create_router() -> Router:
     router.message.register(cmd_transcribe, Command("transcribe"), VoiceMedia(in_reply=True))
     router.message.register(cmd_transcribe_without_reply, Command("transcribe"))
     router.message.register(cmd_a2t_mode, Command("a2t_mode"))
+    router.message.register(cmd_a2t_status, Command("a2t_status"))
     router.callback_query.register(on_cancel, A2TCallback.filter(F.action == A2TAction.CANCEL))
     router.callback_query.register(
         on_file, A2TCallback.filter(F.action.in_({A2TAction.TXT, A2TAction.SRT}))

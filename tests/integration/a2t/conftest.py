@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.enums import JobStatus
 from bot.db.models import TranscriptionJob
-from bot.jobs import ArqJobQueue, create_arq_pool
+from bot.jobs import arq_job_queue, create_arq_pool
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
@@ -78,7 +78,7 @@ async def arq_redis(redis: Any, settings: Settings) -> AsyncIterator[ArqRedis]:
 def deps(settings: Settings, arq_redis: ArqRedis) -> AppDeps:
     return AppDeps(
         settings,
-        job_queue=ArqJobQueue(arq_redis, settings.redis.queue_name),
+        job_queue=arq_job_queue(arq_redis, settings),
         a2t_status=A2TStatus(True),
     )
 

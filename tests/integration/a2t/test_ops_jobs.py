@@ -112,6 +112,7 @@ async def test_requeue_leaves_live_workers_and_cancelled_jobs_alone_unless_force
         "previous": "running",
         "generation": 1,
         "enqueued": True,
+        "queue": QUEUE,
     }
 
     await set_job(db, job.id, status=JobStatus.CANCELLED, cancel_requested_by=ALICE["id"])
