@@ -4,6 +4,7 @@ updates, word error rate, and the models shipped by PyPI packages."""
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 import subprocess
 import tempfile
@@ -45,6 +46,18 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             )
         previous = current
     return previous[-1] / max(1, len(ref))
+
+
+def hit_rate(reference: str, hypothesis: str) -> float:
+    """Share of the reference's words found in the transcript, in order, in %."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    matcher = difflib.SequenceMatcher(None, ref, hyp, autojunk=False)
+    return 100 * sum(b.size for b in matcher.get_matching_blocks()) / max(1, len(ref))
+
+
+def lj_minute_reference() -> str:
+    """The reference text of `lj_speech_minute()`."""
+    return " ".join(references()[f"lj_LJ001-{n:04d}.wav"] for n in range(1, 10))
 
 
 def voice_note(
