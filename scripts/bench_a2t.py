@@ -204,13 +204,34 @@ def _wav_seconds(path: Path) -> float:
 
 
 def raw_server(device: str) -> int:
-    """`--raw-server`: faster-whisper in a process of its own, so that its peak RSS is
-    its own. One JSON request a line on stdin, one RESULT line on stdout each."""
-    from bot.settings import A2TSettings
-    from worker.audio import decode_with_pyav
-    from worker.engines import TranscribeOptions, load_engine
+    """`--raw-server`: faster-whisper alone in a process of its own (stock
+    `WhisperModel`, none of the worker's code around it, so its peak RSS is its own),
+    with the worker's model and options. One JSON request a line on stdin, one RESULT
+    line on stdout each."""
+    from faster_whisper import WhisperModel
 
-    engine = load_engine(A2TSettings(device=device))
+    from bot.settings import WhisperSettings
+    from worker.audio import decode_with_pyav
+    from worker.engines.whisper_engine import resolve_model
+
+    options = WhisperSettings()
+    model = WhisperModel(
+        resolve_model(options.model),
+        device=device,
+        compute_type="float16" if device == "cuda" else "int8",
+        cpu_threads=options.cpu_threads,
+    )
+
+    def transcribe(samples: Any) -> str:
+        segments, _ = model.transcribe(
+            samples,
+            language="en" if not model.model.is_multilingual else None,
+            beam_size=options.beam_size,
+            vad_filter=options.vad_filter,
+            condition_on_previous_text=False,
+        )
+        return " ".join(s.text.strip() for s in segments if s.text.strip())
+
     print("RESULT " + json.dumps({"ready": True}), flush=True)
     pid = os.getpid()
     for line in sys.stdin:
@@ -222,13 +243,12 @@ def raw_server(device: str) -> int:
             continue
         reset_peak(pid)
         started = time.perf_counter()
-        transcript = engine.transcribe(samples, TranscribeOptions())
+        answer["text"] = transcribe(samples)
         answer["seconds"] = time.perf_counter() - started
         answer["peak_mb"] = proc_kb(pid, "VmHWM") / 1024
-        answer["text"] = transcript.text
         if request.get("first_window"):
             started = time.perf_counter()
-            engine.transcribe(samples[: FIRST_WINDOW_S * SAMPLE_RATE], TranscribeOptions())
+            transcribe(samples[: FIRST_WINDOW_S * SAMPLE_RATE])
             answer["first_window_s"] = time.perf_counter() - started
         print("RESULT " + json.dumps(answer), flush=True)
     return 0
