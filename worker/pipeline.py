@@ -81,7 +81,7 @@ from worker.engines import (
 )
 from worker.lease import JobLease, OwnershipLostError
 from worker.notifier import Notifier
-from worker.windows import Source, transcribe_windows
+from worker.windows import FIRST_WINDOW_S, Source, transcribe_windows
 
 log = get_logger(__name__)
 _T = TypeVar("_T")
@@ -121,8 +121,14 @@ class _Run:
     chat_gone: bool = False
     # The decoded length passed the checks and the quota: words may be shown.
     charged: bool = False
-    # A window was transcribed, or the length is known (set in the event loop).
+    # The first words, a window done, or the length charged (set in the event loop).
     updated: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def first_words_ready(self) -> bool:
+        """Words to show at once: a note of one Whisper pass has them all at its end,
+        a moment before the result, so it gets no early edit."""
+        return self.charged and bool(self.segments) and self.duration > FIRST_WINDOW_S
 
     @property
     def percent(self) -> float:
@@ -352,9 +358,16 @@ class Pipeline:
     async def _transcribe(
         self, lease: JobLease, engine: Engine, source: Source, run: _Run
     ) -> Transcript:
+        loop = asyncio.get_running_loop()
+
+        def on_segment(segment: Segment) -> None:  # in the inference thread
+            run.segments.append(segment)  # list.append is atomic under the GIL
+            if len(run.segments) == 1:  # the first words: the progress loop shows them
+                loop.call_soon_threadsafe(run.updated.set)
+
         options = TranscribeOptions(
             language=run.job.language_hint,
-            on_segment=run.segments.append,  # list.append is atomic under the GIL
+            on_segment=on_segment,
             should_stop=run.stop.is_set,
         )
         inference = asyncio.ensure_future(
@@ -391,18 +404,20 @@ class Pipeline:
         shown = ""
         words_shown = False
         while not inference.done():
-            if words_shown or not (run.charged and run.segments):
+            if words_shown or not run.first_words_ready:
                 run.updated.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(max(0.0, next_edit - loop.time())):
                         await run.updated.wait()
-                first_words = not words_shown and run.charged and bool(run.segments)
+                first_words = not words_shown and run.first_words_ready
                 if inference.done() or (loop.time() < next_edit and not first_words):
                     continue
             next_edit = loop.time() + interval
             lease.progress = run.percent
             words = " ".join(s.text for s in run.segments) if run.charged else ""
             text = views.progress_text(run.percent, words)
+            # Sent or not, these words no longer count as first: the clock rules again.
+            words_shown = words_shown or bool(words)
             if text == shown or run.stop.is_set():
                 continue
             try:
@@ -419,7 +434,6 @@ class Pipeline:
                     raise
                 log.debug("progress edit skipped", error=repr(exc))
             shown = text
-            words_shown = words_shown or bool(words)
 
     def _parts(self, job: JobView) -> list[str]:
         """The result as messages, split once: the footer says how late the result is

@@ -69,13 +69,9 @@ class LeanFeatureExtractor(FeatureExtractor):  # type: ignore[misc]
         if chunk_length is not None:
             self.n_samples = chunk_length * self.sampling_rate
             self.nb_max_frames = self.n_samples // self.hop_length
-        waveform = np.asarray(waveform, dtype=np.float32)
-        if padding:
-            waveform = np.pad(waveform, (0, padding))
-        half = self.n_fft // 2
-        # As stft(center=True) pads; its last frame is dropped, as faster-whisper does.
-        padded = np.pad(waveform, (half, half), mode="reflect")
-        frames = 1 + (len(padded) - self.n_fft) // self.hop_length - 1
+        padded = _Padded(np.asarray(waveform, dtype=np.float32), padding, self.n_fft // 2)
+        # As stft(center=True) frames it; its last frame is dropped, as faster-whisper does.
+        frames = 1 + (padded.size - self.n_fft) // self.hop_length - 1
         window = np.hanning(self.n_fft + 1)[:-1].astype("float32")
         log_spec = np.empty((self.mel_filters.shape[0], frames), dtype=np.float32)
         for first in range(0, frames, FEATURE_BLOCK_FRAMES):
@@ -95,6 +91,46 @@ class LeanFeatureExtractor(FeatureExtractor):  # type: ignore[misc]
         log_spec += 4.0
         log_spec /= 4.0
         return log_spec
+
+
+class _Padded:
+    """np.pad(np.pad(waveform, (0, zeros)), (half, half), mode="reflect"), built one
+    slice at a time (a copy of the whole audio saved)."""
+
+    def __init__(self, waveform: np.ndarray, zeros: int, half: int) -> None:
+        self.inner = len(waveform) + zeros
+        self.size = self.inner + 2 * half
+        self.half = half
+        if self.inner <= half:  # too short to reflect from itself: as numpy does it
+            self.whole: np.ndarray | None = np.pad(
+                np.pad(waveform, (0, zeros)), (half, half), mode="reflect"
+            )
+            return
+        self.whole = None
+        self.waveform = waveform
+        self.left = self._body(1, half + 1)[::-1]
+        self.right = self._body(self.inner - half - 1, self.inner - 1)[::-1]
+
+    def _body(self, start: int, end: int) -> np.ndarray:
+        out = np.zeros(end - start, dtype=np.float32)
+        stop = min(end, len(self.waveform))
+        if stop > start:
+            out[: stop - start] = self.waveform[start:stop]
+        return out
+
+    def __getitem__(self, cut: slice) -> np.ndarray:
+        if self.whole is not None:
+            return self.whole[cut]
+        start, end = cut.start, cut.stop
+        half, inner = self.half, self.inner
+        parts = []
+        if start < half:
+            parts.append(self.left[start : min(end, half)])
+        if end > half and start < half + inner:
+            parts.append(self._body(max(start, half) - half, min(end, half + inner) - half))
+        if end > half + inner:
+            parts.append(self.right[max(start, half + inner) - half - inner : end - half - inner])
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def lean_feature_extractor(original: Any) -> LeanFeatureExtractor:
