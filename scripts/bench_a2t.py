@@ -9,7 +9,8 @@ real dispatcher -> PostgreSQL -> arq on Redis -> `python -m worker` processes), 
 into .cache/bench-audio/, encoded as Telegram sends voice notes):
 
 * raw engine: faster-whisper on the decoded samples, same model and options, in a
-  process of its own (`--raw-server`), interleaved run by run with the pipeline
+  process of its own that imports nothing else (`scripts/_raw_whisper.py`),
+  interleaved run by run with the pipeline
 * pipeline: voice note update fed -> job row done (transcript posted)
 * peak RSS (VmHWM from /proc, reset before each run through clear_refs) of the worker
   process and of its decoding child, and of the raw engine's process
@@ -136,6 +137,10 @@ class Clip:
     def data(self) -> bytes:
         return self.path.read_bytes()
 
+    @property
+    def samples_path(self) -> Path:
+        return CACHE / f"{self.label}.f32"
+
 
 def references(audio_dir: Path) -> dict[str, str]:
     with (audio_dir / "manifest.tsv").open(newline="") as handle:
@@ -204,53 +209,6 @@ def _wav_seconds(path: Path) -> float:
 # ------------------------------------------------------------------ raw engine
 
 
-def raw_server(device: str) -> int:
-    """`--raw-server`: faster-whisper alone in a process of its own (stock
-    `WhisperModel`, none of the worker's code around it, so its peak RSS is its own),
-    with the worker's model and options. One JSON request a line on stdin, one RESULT
-    line on stdout each."""
-    from faster_whisper import WhisperModel
-
-    from bot.settings import WhisperSettings
-    from worker.engines.whisper_engine import resolve_model
-
-    options = WhisperSettings()
-    model = WhisperModel(
-        resolve_model(options.model),
-        device=device,
-        compute_type="float16" if device == "cuda" else "int8",
-        cpu_threads=options.cpu_threads,
-    )
-
-    def transcribe(samples: Any) -> str:
-        segments, _ = model.transcribe(
-            samples,
-            language="en" if not model.model.is_multilingual else None,
-            beam_size=options.beam_size,
-            vad_filter=options.vad_filter,
-            condition_on_previous_text=False,
-        )
-        return " ".join(s.text.strip() for s in segments if s.text.strip())
-
-    print("RESULT " + json.dumps({"ready": True}), flush=True)
-    pid = os.getpid()
-    for line in sys.stdin:
-        request = json.loads(line)
-        samples = decode_with_pyav(Path(request["path"]).read_bytes(), 3600, 600)
-        answer: dict[str, Any] = {"duration": len(samples) / SAMPLE_RATE}
-        reset_peak(pid)
-        started = time.perf_counter()
-        answer["text"] = transcribe(samples)
-        answer["seconds"] = time.perf_counter() - started
-        answer["peak_mb"] = proc_kb(pid, "VmHWM") / 1024
-        if request.get("first_window"):
-            started = time.perf_counter()
-            transcribe(samples[: FIRST_WINDOW_S * SAMPLE_RATE])
-            answer["first_window_s"] = time.perf_counter() - started
-        print("RESULT " + json.dumps(answer), flush=True)
-    return 0
-
-
 class RawEngine:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
@@ -259,7 +217,7 @@ class RawEngine:
     async def start(cls, device: str) -> RawEngine:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            *("-m", "scripts.bench_a2t", "--raw-server", "--device", device),
+            *("-m", "scripts._raw_whisper", "--device", device),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -270,7 +228,7 @@ class RawEngine:
     async def run(self, clip: Clip, **flags: bool) -> dict[str, Any]:
         """`first_window`: also time the first 30 s alone."""
         assert self.proc.stdin is not None
-        request = {"path": str(clip.path), **flags}
+        request = {"samples": str(clip.samples_path), **flags}
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         await self.proc.stdin.drain()
         return await self._answer()
@@ -532,6 +490,7 @@ async def measure(args: argparse.Namespace, clips: list[Clip]) -> dict[str, Any]
         for clip in clips:
             samples = decode_with_pyav(clip.data, 3600, 600)
             clip.duration = len(samples) / SAMPLE_RATE
+            samples.tofile(clip.samples_path)  # the raw engine's input, decoded once
         del samples
         await raw.run(clips[0])  # warm-up
         async with scratch_database("bench_a2t") as db_url, rig(db_url, args.device) as r:
@@ -667,10 +626,7 @@ def main() -> int:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--audio-dir", type=Path, default=SHARED_AUDIO)
     parser.add_argument("--skip", action="append", default=[], help="a note to leave out")
-    parser.add_argument("--raw-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.raw_server:
-        return raw_server(args.device)
     if args.device == "cuda":
         from worker.engines.whisper_engine import cuda_usable
 
