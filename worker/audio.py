@@ -135,6 +135,10 @@ class _SpoolSource:
     def total(self) -> int | None:
         return self.spool.total
 
+    @property
+    def available(self) -> int:
+        return self.spool.available
+
     async def wait_for(self, samples: int) -> int:
         try:
             return await self.spool.wait_for(samples)

@@ -79,11 +79,13 @@ from worker.engines import (
     Transcript,
     TranscriptionStopped,
 )
+from worker.engines.base import SAMPLE_RATE
 from worker.lease import JobLease, OwnershipLostError
 from worker.notifier import Notifier
 from worker.windows import FIRST_WINDOW_S, Source, transcribe_windows
 
 log = get_logger(__name__)
+FIRST_WINDOW_SAMPLES = int(FIRST_WINDOW_S * SAMPLE_RATE)
 _T = TypeVar("_T")
 
 EngineProvider = Callable[[], Awaitable[Engine]]
@@ -121,20 +123,33 @@ class _Run:
     chat_gone: bool = False
     # The decoded length passed the checks and the quota: words may be shown.
     charged: bool = False
+    # Samples decoded so far, and how many the quota admitted at submit (Telegram's
+    # stated length): words of audio within that may be shown before the charge.
+    decoded: Callable[[], int] = lambda: 0
+    admitted: int | None = None
     # The first words, a window done, or the length charged (set in the event loop).
     updated: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def words_allowed(self) -> bool:
+        """The length is charged, or what is decoded so far is within what the quota
+        admitted at submit (a note longer than it said waits for the charge)."""
+        return self.charged or (self.admitted is not None and self.decoded() <= self.admitted)
 
     @property
     def first_words_ready(self) -> bool:
         """Words to show at once: a note of one Whisper pass has them all at its end,
         a moment before the result, so it gets no early edit."""
-        return self.charged and bool(self.segments) and self.duration > FIRST_WINDOW_S
+        long = self.duration > FIRST_WINDOW_S or (self.admitted or 0) > FIRST_WINDOW_SAMPLES
+        return long and bool(self.segments) and self.words_allowed
 
     @property
     def percent(self) -> float:
-        if not self.segments or self.duration <= 0:
+        # Before the length is known, the one Telegram stated.
+        duration = self.duration or (self.admitted or 0) / SAMPLE_RATE
+        if not self.segments or duration <= 0:
             return 0.0
-        return min(99.0, self.segments[-1].end / self.duration * 100)
+        return min(99.0, self.segments[-1].end / duration * 100)
 
 
 def _stop_if_refused(run: _Run, charge: asyncio.Task[None]) -> None:
@@ -304,14 +319,18 @@ class Pipeline:
         self, job: JobView, lease: JobLease, engine: Engine, data: bytes, clock: _StageClock
     ) -> Transcript:
         """The engine starts on the first window while the rest decodes; the length is
-        checked and charged as soon as decoding ends, and no words are shown before."""
+        checked and charged as soon as decoding ends; until then, words are shown only
+        of audio within the length Telegram stated (what the quota admitted at submit)."""
         run = _Run(job=job, stop=lease.stop)
+        if job.declared_duration_s is not None:
+            run.admitted = int((job.declared_duration_s + QuotaService.ROUNDING_S) * SAMPLE_RATE)
         async with open_audio(
             data,
             max_seconds=self.a2t.max_duration_s,
             timeout_s=self.a2t.decode_timeout_s,
             child=self.decoder,
         ) as source:
+            run.decoded = lambda: source.available
             if not await source.wait_for(1):
                 await source.wait_finished()  # the decoder's verdict, if it has one
                 check_length(0, self.a2t.max_duration_s)
@@ -377,6 +396,7 @@ class Pipeline:
                 options,
                 executor=self.executor,
                 window_s=self.a2t.window_s,
+                expected_s=run.job.declared_duration_s,
                 on_window=run.updated.set,
             )
         )
@@ -414,7 +434,7 @@ class Pipeline:
                     continue
             next_edit = loop.time() + interval
             lease.progress = run.percent
-            words = " ".join(s.text for s in run.segments) if run.charged else ""
+            words = " ".join(s.text for s in run.segments) if run.words_allowed else ""
             text = views.progress_text(run.percent, words)
             # Sent or not, these words no longer count as first: the clock rules again.
             words_shown = words_shown or bool(words)

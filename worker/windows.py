@@ -49,6 +49,10 @@ class Source(Protocol):
     def total(self) -> int | None:
         """Samples in all, once known."""
 
+    @property
+    def available(self) -> int:
+        """Samples decoded so far."""
+
     async def wait_for(self, samples: int) -> int: ...
 
     async def wait_finished(self) -> int: ...
@@ -64,6 +68,10 @@ class MemorySource:
 
     @property
     def total(self) -> int | None:
+        return len(self.samples)
+
+    @property
+    def available(self) -> int:
         return len(self.samples)
 
     async def wait_for(self, samples: int) -> int:
@@ -99,17 +107,21 @@ async def transcribe_windows(
     executor: Executor | None,
     window_s: float,
     first_window_s: float = FIRST_WINDOW_S,
+    expected_s: float | None = None,
     on_window: Callable[[], None] = lambda: None,
 ) -> Transcript:
     """The engine over `source` in `executor`: in one call when the audio is at most
     `window_s` (+ `SLACK`), else a first window of `first_window_s` (early words) and
     windows of `window_s`, each cut at a pause. Segments reach `options.on_segment` in
     order, in the note's time; `on_window` runs (in the event loop) after each window.
-    `window_s` <= 0: always one call."""
+    `window_s` <= 0: always one call. `expected_s` (the length Telegram stated): when it
+    says the note is long, the first window starts as soon as it is decoded rather than
+    once more than a window is (a wrong hint costs one window boundary, nothing else)."""
     loop = asyncio.get_running_loop()
     whole = int(window_s * SLACK * SAMPLE_RATE) if window_s > 0 else 2**62
-    await source.wait_for(whole + 1)
     size = int(first_window_s * SAMPLE_RATE)
+    long_hint = expected_s is not None and expected_s * SAMPLE_RATE > whole
+    ahead = size if long_hint else whole
     segments: list[Segment] = []
     language = options.language
     first: Transcript | None = None
@@ -117,7 +129,7 @@ async def transcribe_windows(
     while True:
         if options.should_stop():
             raise TranscriptionStopped
-        available = await source.wait_for(start + whole + 1)
+        available = await source.wait_for(start + ahead + 1)
         last = source.total is not None and source.total - start <= whole
         end = available if last else start + size
         window = source.read(start, end)
@@ -139,6 +151,7 @@ async def transcribe_windows(
         on_window()
         start = end
         size = int(window_s * SAMPLE_RATE)
+        ahead = whole
         if last:
             break
     assert first is not None
