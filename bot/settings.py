@@ -225,6 +225,10 @@ class A2TSettings(BaseModel):
     poll_delay_s: float = 0.05  # arq queue poll interval when idle
     decode_timeout_s: int = 120
     progress_interval_s: float = 3.0  # status message edits, at most this often
+    # Audio longer than this (x1.2) is transcribed in windows of this many seconds, cut
+    # at pauses, after a first window of 30 s: memory does not grow with the length.
+    # 0: the whole file in one call.
+    window_s: float = Field(default=300.0, ge=0)
     # A running job's worker writes a heartbeat this often, from claim to finish.
     heartbeat_interval_s: float = Field(default=3.0, gt=0)
     # A running job whose heartbeat is older than this is presumed dead and re-run;

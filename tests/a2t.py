@@ -47,6 +47,33 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return previous[-1] / max(1, len(ref))
 
 
+def hit_rate(reference: str, hypothesis: str) -> float:
+    """Share of the reference's words found in the transcript, in order, in %: the
+    longest common subsequence of words (optimal, so text that repeats itself, as
+    the benchmark's long notes do, is not misaligned)."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    return 100 * _common_subsequence(ref, hyp) / max(1, len(ref))
+
+
+def _common_subsequence(a: list[str], b: list[str]) -> int:
+    """LCS length, bit-parallel (Hyyrö 2004): one big-integer step per word of `b`."""
+    masks: dict[str, int] = {}
+    for i, word in enumerate(a):
+        masks[word] = masks.get(word, 0) | (1 << i)
+    full = (1 << len(a)) - 1
+    v = full
+    for word in b:
+        m = masks.get(word, 0)
+        u = v & m
+        v = ((v + u) | (v & ~m)) & full
+    return len(a) - bin(v).count("1")
+
+
+def lj_minute_reference() -> str:
+    """The reference text of `lj_speech_minute()`."""
+    return " ".join(references()[f"lj_LJ001-{n:04d}.wav"] for n in range(1, 10))
+
+
 def voice_note(
     api: FakeBotAPI,
     data: bytes,

@@ -19,6 +19,7 @@ import importlib.util
 import io
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,13 +29,22 @@ import numpy as np
 
 from bot.errors import UserFacingError
 from bot.texts import N_
-from worker.decoder import ChildAudioError, DecoderFailedError, DecoderProcess
+from worker.decoder import ChildAudioError, DecoderFailedError, DecoderProcess, Spool
 from worker.engines.base import SAMPLE_RATE
+from worker.windows import MemorySource, Source
 
 if TYPE_CHECKING:
     from worker.engines.base import Samples
 
-__all__ = ["AudioError", "DecodedAudio", "DecoderFailedError", "DecoderProcess", "decode"]
+__all__ = [
+    "AudioError",
+    "DecodedAudio",
+    "DecoderFailedError",
+    "DecoderProcess",
+    "check_length",
+    "decode",
+    "open_audio",
+]
 
 BYTES_PER_SAMPLE = 4  # float32
 READ_CHUNK = 256 * 1024
@@ -97,16 +107,70 @@ async def decode(
                 raise _child_error(exc.code) from None
         else:
             samples = await _decode_with_program(data, max_seconds, timeout_s)
-    if not len(samples):
+    check_length(len(samples), max_seconds)
+    return DecodedAudio(samples)
+
+
+def check_length(samples: int, max_seconds: float) -> float:
+    """The decoded length in seconds; AudioError when there is none or too much."""
+    if not samples:
         raise AudioError("empty", N_("The file contains no audio."))
-    audio = DecodedAudio(samples)
-    if audio.duration > max_seconds:
+    seconds = samples / SAMPLE_RATE
+    if seconds > max_seconds:
         raise AudioError(
             "too_long",
             N_("The recording is longer than the limit of {minutes} min."),
             minutes=max(1, int(max_seconds // 60)),
         )
-    return audio
+    return seconds
+
+
+class _SpoolSource:
+    """The decoding child's spool as a windows.Source, its verdicts as AudioError."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+    @property
+    def total(self) -> int | None:
+        return self.spool.total
+
+    @property
+    def available(self) -> int:
+        return self.spool.available
+
+    async def wait_for(self, samples: int) -> int:
+        try:
+            return await self.spool.wait_for(samples)
+        except ChildAudioError as exc:
+            raise _child_error(exc.code) from None
+
+    async def wait_finished(self) -> int:
+        try:
+            return await self.spool.wait_finished()
+        except ChildAudioError as exc:
+            raise _child_error(exc.code) from None
+
+    def read(self, start: int, end: int) -> Samples:
+        return self.spool.read(start, end)
+
+
+@contextlib.asynccontextmanager
+async def open_audio(
+    data: bytes, *, max_seconds: float, timeout_s: float, child: DecoderProcess | None
+) -> AsyncIterator[Source]:
+    """The samples as a Source the engine reads window by window: with `child`, while
+    the child is still decoding (spooled to a temporary file, see worker/decoder.py);
+    without, once the ffmpeg program has decoded them all. The length is checked by
+    the caller (`check_length`) once `wait_finished` gives it."""
+    if not data:
+        raise AudioError("empty", N_("The file is empty."))
+    if child is None:
+        audio = await decode(data, max_seconds=max_seconds, timeout_s=timeout_s)
+        yield MemorySource(audio.samples)
+        return
+    async with child.spool(data, max_seconds, timeout_s, Path(tempfile.gettempdir())) as spool:
+        yield _SpoolSource(spool)
 
 
 def _child_error(code: str) -> Exception:
@@ -116,14 +180,25 @@ def _child_error(code: str) -> Exception:
 
 
 def decode_with_pyav(data: bytes, max_seconds: float, timeout_s: float) -> Samples:
-    """PyAV on the bytes in memory (no file, no nested opens). Runs in the decoding
-    child; the deadline gives a clean answer to a slow file before the parent's kill."""
+    """All the samples at once (tests, benchmarks, the thread fallback)."""
+    chunks = list(iter_pyav(data, max_seconds, timeout_s))
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+def iter_pyav(
+    data: bytes, max_seconds: float, timeout_s: float, block_s: float = 1.0
+) -> Iterator[Samples]:
+    """PyAV on the bytes in memory (no file, no nested opens), in blocks of about
+    `block_s` as they are decoded, so that a consumer can start before the end. Runs
+    in the decoding child; the deadline gives a clean answer to a slow file before the
+    parent's kill."""
     import av
 
     deadline = time.monotonic() + timeout_s
     limit = int((max_seconds + 1) * SAMPLE_RATE)  # enough to tell "too long"
-    chunks: list[Samples] = []
-    total = 0
+    block = max(1, int(block_s * SAMPLE_RATE))
+    pending: list[Samples] = []
+    pending_len = total = 0
     try:
         with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
@@ -132,18 +207,27 @@ def decode_with_pyav(data: bytes, max_seconds: float, timeout_s: float) -> Sampl
             for frame in container.decode(container.streams.audio[0]):
                 for out in resampler.resample(frame):
                     chunk = _mono_float(out)
-                    chunks.append(chunk)
+                    pending.append(chunk)
+                    pending_len += len(chunk)
                     total += len(chunk)
+                if pending_len >= block:
+                    yield _joined(pending)
+                    pending, pending_len = [], 0
                 if total > limit:
                     break
                 if time.monotonic() > deadline:
                     raise AudioError("decode_timeout", "decoding took longer than the limit")
-            chunks.extend(_mono_float(out) for out in resampler.resample(None))
+            pending.extend(_mono_float(out) for out in resampler.resample(None))
     except (av.error.FFmpegError, EOFError) as exc:
         # A damaged file may still have given usable audio before the damage.
-        if not chunks:
+        if not total:
             raise AudioError("unreadable", UNREADABLE) from exc
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(chunks: list[Samples]) -> Samples:
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
 
 def _mono_float(frame: Any) -> Samples:

@@ -27,6 +27,7 @@ Failure policy:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import socket
 import threading
@@ -35,6 +36,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -60,7 +62,13 @@ from bot.services.transcription import OverQuotaError, QuotaService
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
 from bot.texts import N_
-from worker.audio import AudioError, DecodedAudio, DecoderFailedError, DecoderProcess, decode
+from worker.audio import (
+    AudioError,
+    DecoderFailedError,
+    DecoderProcess,
+    check_length,
+    open_audio,
+)
 from worker.download import DownloadFailedError, fetch_file
 from worker.engines import (
     Engine,
@@ -70,10 +78,13 @@ from worker.engines import (
     Transcript,
     TranscriptionStopped,
 )
+from worker.engines.base import SAMPLE_RATE
 from worker.lease import JobLease, OwnershipLostError
 from worker.notifier import Notifier
+from worker.windows import FIRST_WINDOW_S, Source, transcribe_windows
 
 log = get_logger(__name__)
+FIRST_WINDOW_SAMPLES = int(FIRST_WINDOW_S * SAMPLE_RATE)
 _T = TypeVar("_T")
 
 EngineProvider = Callable[[], Awaitable[Engine]]
@@ -110,16 +121,45 @@ class _Run:
     """What the inference thread and the progress loop share for one job."""
 
     job: JobView
-    duration: float
     stop: threading.Event
+    duration: float = 0.0  # known once decoded
     segments: list[Segment] = field(default_factory=list)
     chat_gone: bool = False
+    # The decoded length passed the checks and the quota: words may be shown.
+    charged: bool = False
+    # Samples decoded so far, and how many the quota admitted at submit (Telegram's
+    # stated length): words of audio within that may be shown before the charge.
+    decoded: Callable[[], int] = lambda: 0
+    admitted: int | None = None
+    # The first words, a window done, or the length charged (set in the event loop).
+    updated: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def words_allowed(self) -> bool:
+        """The length is charged, or what is decoded so far is within what the quota
+        admitted at submit (a note longer than it said waits for the charge)."""
+        return self.charged or (self.admitted is not None and self.decoded() <= self.admitted)
+
+    @property
+    def first_words_ready(self) -> bool:
+        """Words to show at once: a note of one Whisper pass has them all at its end,
+        a moment before the result, so it gets no early edit."""
+        long = self.duration > FIRST_WINDOW_S or (self.admitted or 0) > FIRST_WINDOW_SAMPLES
+        return long and bool(self.segments) and self.words_allowed
 
     @property
     def percent(self) -> float:
-        if not self.segments or self.duration <= 0:
+        # Before the length is known, the one Telegram stated.
+        duration = self.duration or (self.admitted or 0) / SAMPLE_RATE
+        if not self.segments or duration <= 0:
             return 0.0
-        return min(99.0, self.segments[-1].end / self.duration * 100)
+        return min(99.0, self.segments[-1].end / duration * 100)
+
+
+def _stop_if_refused(run: _Run, charge: asyncio.Task[None]) -> None:
+    """A refused length stops the engine at its next segment."""
+    if not charge.cancelled() and charge.exception() is not None:
+        run.stop.set()
 
 
 class _StageClock:
@@ -260,18 +300,7 @@ class Pipeline:
             max_bytes = self.a2t.max_file_bytes(self.settings.bot)
             data = await clock.time("fetch", fetch_file(self.bot, job.file_id, max_bytes))
             await self._check(lease)
-            audio = await clock.time(
-                "decode",
-                decode(
-                    data,
-                    max_seconds=self.a2t.max_duration_s,
-                    timeout_s=self.a2t.decode_timeout_s,
-                    child=self.decoder,
-                ),
-            )
-            await clock.time("quota", self._charge_requester(job, audio.duration))
-            await self._check(lease)
-            transcript = await clock.time("engine", self._transcribe(job, lease, engine, audio))
+            transcript = await self._decode_and_transcribe(job, lease, engine, data, clock)
             processing = clock.total()
             job = await clock.time("store", self._store(job, engine, transcript, processing))
             _observe_success(transcript, processing)
@@ -292,15 +321,56 @@ class Pipeline:
         metrics.A2T_TIME_TO_RESULT.observe((utcnow() - job.received_at).total_seconds())
         log.info("job done", audio_s=job.audio_duration_s, stages_ms=clock.stages_ms())
 
-    async def _charge_requester(self, job: JobView, seconds: float) -> None:
-        """The real length against the requester's minutes for today: refused like bad
-        input (told, not retried) when it passes them."""
+    async def _decode_and_transcribe(
+        self, job: JobView, lease: JobLease, engine: Engine, data: bytes, clock: _StageClock
+    ) -> Transcript:
+        """The engine starts on the first window while the rest decodes; the length is
+        checked and charged as soon as decoding ends; until then, words are shown only
+        of audio within the length Telegram stated (what the quota admitted at submit)."""
+        run = _Run(job=job, stop=lease.stop)
+        if job.declared_duration_s is not None:
+            run.admitted = int((job.declared_duration_s + QuotaService.ROUNDING_S) * SAMPLE_RATE)
+        async with open_audio(
+            data,
+            max_seconds=self.a2t.max_duration_s,
+            timeout_s=self.a2t.decode_timeout_s,
+            child=self.decoder,
+        ) as source:
+            run.decoded = lambda: source.available
+            if not await source.wait_for(1):
+                await source.wait_finished()  # the decoder's verdict, if it has one
+                check_length(0, self.a2t.max_duration_s)
+            charge = asyncio.create_task(clock.time("decode", self._charge(job, source, run)))
+            charge.add_done_callback(partial(_stop_if_refused, run))
+            try:
+                transcript = await clock.time(
+                    "engine", self._transcribe(lease, engine, source, run)
+                )
+            except BaseException as exc:
+                refused = charge.done() and not charge.cancelled() and charge.exception()
+                if isinstance(exc, TranscriptionStopped) and refused:
+                    await charge  # the length was refused: that is the verdict
+                charge.cancel()
+                await asyncio.wait([charge])
+                if not charge.cancelled():
+                    charge.exception()  # seen: the engine's failure is the one raised
+                raise
+            await charge  # words are stored only once the length is charged
+            return transcript
+
+    async def _charge(self, job: JobView, source: Source, run: _Run) -> None:
+        """The decoded length against the limit and the requester's minutes for today:
+        refused like bad input (told, not retried) when it passes them."""
+        seconds = check_length(await source.wait_finished(), self.a2t.max_duration_s)
         async with self.sessions() as session:
             try:
-                await QuotaService(session, self.a2t).charge_decoded(job, seconds)
+                await QuotaService(session, self.a2t).charge_decoded(run.job, seconds)
             except OverQuotaError as exc:
                 raise AudioError(OVER_QUOTA, exc.text, **exc.params) from None
             await session.commit()
+        run.duration = seconds
+        run.charged = True
+        run.updated.set()
 
     @staticmethod
     async def _check(lease: JobLease) -> None:
@@ -311,16 +381,31 @@ class Pipeline:
             raise TranscriptionStopped
 
     async def _transcribe(
-        self, job: JobView, lease: JobLease, engine: Engine, audio: DecodedAudio
+        self, lease: JobLease, engine: Engine, source: Source, run: _Run
     ) -> Transcript:
-        run = _Run(job=job, duration=audio.duration, stop=lease.stop)
+        loop = asyncio.get_running_loop()
+
+        def on_segment(segment: Segment) -> None:  # in the inference thread
+            run.segments.append(segment)  # list.append is atomic under the GIL
+            if len(run.segments) == 1:  # the first words: the progress loop shows them
+                loop.call_soon_threadsafe(run.updated.set)
+
         options = TranscribeOptions(
-            language=job.language_hint,
-            on_segment=run.segments.append,  # list.append is atomic under the GIL
+            language=run.job.language_hint,
+            on_segment=on_segment,
             should_stop=run.stop.is_set,
         )
-        loop = asyncio.get_running_loop()
-        inference = loop.run_in_executor(self.executor, engine.transcribe, audio.samples, options)
+        inference = asyncio.ensure_future(
+            transcribe_windows(
+                engine,
+                source,
+                options,
+                executor=self.executor,
+                window_s=self.a2t.window_s,
+                expected_s=run.job.declared_duration_s,
+                on_window=run.updated.set,
+            )
+        )
         progress = asyncio.create_task(self._progress_loop(run, lease, inference))
         try:
             return await inference
@@ -336,13 +421,29 @@ class Pipeline:
     async def _progress_loop(
         self, run: _Run, lease: JobLease, inference: asyncio.Future[Any]
     ) -> None:
-        """Status edits while the engine runs. The heartbeat is not here: it beats on
-        its own, however long an edit waits for Telegram."""
+        """Status edits while the engine runs, at most one per A2T__PROGRESS_INTERVAL_S,
+        but the first words as soon as the first window has them. The heartbeat is not
+        here: it beats on its own, however long an edit waits for Telegram."""
+        loop = asyncio.get_running_loop()
+        interval = self.a2t.progress_interval_s
+        next_edit = loop.time() + interval
         shown = ""
+        words_shown = False
         while not inference.done():
-            await asyncio.sleep(self.a2t.progress_interval_s)
+            if words_shown or not run.first_words_ready:
+                run.updated.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.0, next_edit - loop.time())):
+                        await run.updated.wait()
+                first_words = not words_shown and run.first_words_ready
+                if inference.done() or (loop.time() < next_edit and not first_words):
+                    continue
+            next_edit = loop.time() + interval
             lease.progress = run.percent
-            text = views.progress_text(run.percent, " ".join(s.text for s in run.segments))
+            words = " ".join(s.text for s in run.segments) if run.words_allowed else ""
+            text = views.progress_text(run.percent, words)
+            # Sent or not, these words no longer count as first: the clock rules again.
+            words_shown = words_shown or bool(words)
             if text == shown or run.stop.is_set():
                 continue
             try:

@@ -76,6 +76,7 @@ class JobView:
     source_job_id: int | None
     result_parts: list[str] | None
     posting_part: int | None
+    # What Telegram stated (whole seconds), checked against the quota at submit.
     declared_duration_s: float | None = None
     queue: str | None = None
 

@@ -21,6 +21,7 @@ from worker.engines.base import (
     Transcript,
     TranscriptionStopped,
 )
+from worker.engines.lean import install_lean_vad, lean_feature_extractor
 
 if TYPE_CHECKING:
     from worker.engines.base import Samples
@@ -80,6 +81,9 @@ class WhisperEngine:
                 f"cannot load whisper model {self.model_name!r} on {device}: {exc}"
             ) from exc
         self.multilingual = bool(self.model.model.is_multilingual)
+        # Same results, memory bounded by the pass rather than the audio (lean.py).
+        self.model.feature_extractor = lean_feature_extractor(self.model.feature_extractor)
+        install_lean_vad()
         log.info(
             "whisper model loaded",
             model=self.model_name,
