@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +26,32 @@ from bot.log import get_logger
 from bot.repositories.jobs import JobRepository, JobView, Lease
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
+
+
+async def write_through(
+    sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """One write transaction (`work`, then commit) carried to its end even when the job
+    is cancelled meanwhile (a shutdown); the caller sees the cancellation once it is
+    done. A statement cut off mid-flight leaves its connection inside the transaction:
+    on SQLite (the embedded default) that connection keeps the database's write lock,
+    and the job's release at shutdown, like every later write, waits on it for ever."""
+
+    async def run() -> T:
+        async with sessions() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+
+    task = asyncio.ensure_future(run())
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            await asyncio.wait([task])
+        raise
 
 
 class OwnershipLostError(Exception):
@@ -78,9 +106,11 @@ class JobLease:
                 log.warning("heartbeat failed", error=repr(exc))
 
     async def beat(self) -> Lease:
-        async with self.sessions() as session:
-            state = await JobRepository(session).beat(self.job_id, self.generation, self.progress)
-            await session.commit()
+        progress = self.progress
+        state = await write_through(
+            self.sessions,
+            lambda session: JobRepository(session).beat(self.job_id, self.generation, progress),
+        )
         if state is not Lease.LOST:
             self._confirmed_at = time.monotonic()
         if state is not Lease.HELD:

@@ -79,7 +79,7 @@ from worker.engines import (
     TranscriptionStopped,
 )
 from worker.engines.base import SAMPLE_RATE
-from worker.lease import JobLease, OwnershipLostError
+from worker.lease import JobLease, OwnershipLostError, write_through
 from worker.notifier import Notifier
 from worker.windows import FIRST_WINDOW_S, Source, transcribe_windows
 
@@ -309,12 +309,16 @@ class Pipeline:
         await clock.time(
             "post", self.notifier.result(job, engine.multilingual, _RowPostingLog(self, job, lease))
         )
-        async with self.sessions() as session:
+
+        async def finish_done(session: AsyncSession) -> bool:
             jobs = JobRepository(session)
             if not await jobs.finish(job.id, job.generation, JobStatus.DONE, posted_at=utcnow()):
-                raise OwnershipLostError
+                return False
             metrics.A2T_QUEUE_DEPTH.set(await jobs.open_count())
-            await session.commit()
+            return True
+
+        if not await write_through(self.sessions, finish_done):
+            raise OwnershipLostError
         metrics.A2T_JOBS.labels("done").inc()
         for hook in self.on_done:
             await hook(job.id)
@@ -498,12 +502,13 @@ class Pipeline:
 
     async def _write(self, job: JobView, **values: Any) -> JobView:
         """A fenced write to the row; returns the row as stored."""
+        if not await write_through(
+            self.sessions,
+            lambda session: JobRepository(session).update_owned(job.id, job.generation, **values),
+        ):
+            raise OwnershipLostError
         async with self.sessions() as session:
-            jobs = JobRepository(session)
-            if not await jobs.update_owned(job.id, job.generation, **values):
-                raise OwnershipLostError
-            await session.commit()
-            stored = await jobs.get(job.id)
+            stored = await JobRepository(session).get(job.id)
         assert stored is not None
         return stored
 
@@ -536,11 +541,12 @@ class Pipeline:
         except TelegramForbiddenError as exc:
             await self._chat_gone(job, str(exc))
             return
-        async with self.sessions() as session:
-            finished = await JobRepository(session).finish(
+        finished = await write_through(
+            self.sessions,
+            lambda session: JobRepository(session).finish(
                 job.id, job.generation, JobStatus.FAILED, error_code=code, error_message=str(reason)
-            )
-            await session.commit()
+            ),
+        )
         if not finished:
             raise OwnershipLostError
         metrics.A2T_JOBS.labels(f"failed_{code}" if code in _KNOWN_FAILURES else "failed").inc()
@@ -553,27 +559,29 @@ class Pipeline:
         except TelegramForbiddenError as exc:
             await self._chat_gone(job, str(exc))
             return
-        async with self.sessions() as session:
-            finished = await JobRepository(session).finish(
+        finished = await write_through(
+            self.sessions,
+            lambda session: JobRepository(session).finish(
                 job.id, job.generation, JobStatus.CANCELLED
-            )
-            await session.commit()
+            ),
+        )
         if not finished:
             raise OwnershipLostError
         metrics.A2T_JOBS.labels("cancelled").inc()
 
     async def _chat_gone(self, job: JobView, reason: str) -> None:
         log.warning("chat unavailable: stopping its jobs", reason=reason)
-        async with self.sessions() as session:
-            count = await JobRepository(session).cancel_open_in_chat(job.chat_id, reason)
-            await session.commit()
+        count = await write_through(
+            self.sessions,
+            lambda session: JobRepository(session).cancel_open_in_chat(job.chat_id, reason),
+        )
         metrics.A2T_JOBS.labels("chat_gone").inc(count)
 
     async def _release(self, job: JobView, *, refund: bool = False) -> bool:
-        async with self.sessions() as session:
-            released = await JobRepository(session).release(job.id, job.generation, refund=refund)
-            await session.commit()
-        return released
+        return await write_through(
+            self.sessions,
+            lambda session: JobRepository(session).release(job.id, job.generation, refund=refund),
+        )
 
 
 class _RowPostingLog:
@@ -593,12 +601,13 @@ class _RowPostingLog:
         await self._update(result_message_ids=message_ids, posting_part=None)
 
     async def _update(self, **values: Any) -> None:
-        async with self.sessions() as session:
-            if not await JobRepository(session).update_owned(
+        if not await write_through(
+            self.sessions,
+            lambda session: JobRepository(session).update_owned(
                 self.job.id, self.job.generation, **values
-            ):
-                raise OwnershipLostError
-            await session.commit()
+            ),
+        ):
+            raise OwnershipLostError
 
 
 _KNOWN_FAILURES = {

@@ -182,3 +182,36 @@ async def test_webhook_mode_checks_the_secret_and_answers(
         code = await bot.terminate()
     assert code == 0, bot.text
     assert "s3cret-token" not in bot.text
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_embedded_bot_stopped_as_its_result_lands_exits_and_keeps_the_job(
+    fake_api: FakeBotAPI, tmp_path: Path, round_: int
+) -> None:
+    """SIGTERM the moment the transcript is posted: the job's last writes are cut off
+    mid-statement unless they are carried to their end. On SQLite a cut-off write kept
+    the database's write lock, and the shutdown's release of the job waited on it for
+    good. Now the process exits promptly, and the job is either done or handed back,
+    never left running (timing varies, hence several rounds)."""
+    import sqlite3
+
+    from tests.a2t import JFK_PHRASE, audio_bytes, normalise, voice_note
+
+    port = processes.free_port()
+    bot = await processes.start("bot", _env(fake_api, port, A2T__DEVICE="cpu"), cwd=tmp_path)
+    try:
+        alice = f.user(id=603, first_name="Alice")
+        fake_api.push_update(
+            voice_note(fake_api, audio_bytes("jfk.ogg"), user=alice, chat=f.private_chat(alice))
+        )
+
+        def is_transcript(call: Any) -> bool:
+            return JFK_PHRASE in " ".join(normalise(str(call.params.get("text", ""))))
+
+        await fake_api.wait_for_call("editMessageText", is_transcript, timeout=90)
+    finally:
+        code = await bot.terminate(timeout=20)
+    assert code == 0, bot.text
+    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
+        (status,) = db.execute("SELECT status FROM transcription_jobs").fetchone()
+    assert status in ("done", "queued"), status
