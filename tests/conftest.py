@@ -10,9 +10,10 @@ Environment:
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -163,3 +164,31 @@ def feed(dispatcher: Dispatcher, bot: Bot, fake_api: FakeBotAPI) -> Any:
         return await dispatcher.feed_raw_update(bot, update)
 
     return feed_update
+
+
+@pytest.fixture(autouse=True)
+def _no_handler_on_a_closed_stream() -> None:
+    """A test that configures logging (configure_logging, bootstrap) leaves the root
+    logger a handler on that test's captured stderr, closed once the test ends: every
+    later line would go to "--- Logging error ---" (into a CLI's captured output, say)
+    instead of anywhere a test reads."""
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
+            root.removeHandler(handler)
+
+
+@pytest.fixture
+def logs(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Callable[[], str]:
+    """Everything logged so far in this test. Lines reach stdout (structlog's default)
+    or the logging module (once an earlier test configured logging: module loggers are
+    cached on first use), depending on the order tests run in: read both."""
+    seen: list[str] = []
+
+    def read() -> str:
+        captured = capsys.readouterr()
+        seen.append(captured.out + captured.err)
+        return "".join(seen) + caplog.text
+
+    return read

@@ -66,7 +66,7 @@ async def test_writes_of_a_superseded_generation_touch_nothing(
 
 
 async def test_a_worker_whose_job_was_requeued_stops_without_a_word(
-    feed: Any, fake_api: FakeBotAPI, worker: Worker, db: Any, capsys: Any
+    feed: Any, fake_api: FakeBotAPI, worker: Worker, db: Any, logs: Any
 ) -> None:
     """The old owner's run meets the new generation: no "cancelled", no edit, no
     write; the new owner's run posts the one transcript."""
@@ -87,7 +87,7 @@ async def test_a_worker_whose_job_was_requeued_stops_without_a_word(
     fake_api.delay("getFile", 0)
     edits_before = len(fake_api.calls_of("editMessageText"))
     assert edits_before == 0
-    assert "ownership lost" in capsys.readouterr().out
+    assert "ownership lost" in logs()
     await worker.pipeline.run(job.id, 1)
     done = await worker.job(job.id)
     assert (done.status, done.generation) == (JobStatus.DONE, 1)

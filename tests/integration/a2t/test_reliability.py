@@ -143,7 +143,7 @@ async def test_a_retry_posts_the_parts_split_by_the_first_try(
 
 
 async def test_a_part_whose_send_was_not_recorded_is_sent_again(
-    feed: Any, fake_api: FakeBotAPI, worker: Worker, db: Any, capsys: Any
+    feed: Any, fake_api: FakeBotAPI, worker: Worker, db: Any, logs: Any
 ) -> None:
     """Died between Telegram taking part 2 and saving its id: the re-run cannot know
     whether part 2 exists, so it sends it again (twice at worst, never missing)."""
@@ -171,7 +171,7 @@ async def test_a_part_whose_send_was_not_recorded_is_sent_again(
     assert done.posting_part is None
     texts = [fake_api.messages[(ALICE["id"], mid)]["text"] for mid in done.result_message_ids]
     assert texts == parts
-    assert "result part may have been sent by a run that died" in capsys.readouterr().out
+    assert "result part may have been sent by a run that died" in logs()
 
 
 async def test_late_results_are_marked_delayed(

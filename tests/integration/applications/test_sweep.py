@@ -135,7 +135,7 @@ async def test_the_sweep_task_logs_a_failed_round_and_goes_on(
     bot: Bot,
     db: async_sessionmaker[AsyncSession],
     settings: Settings,
-    capsys: Any,
+    logs: Any,
 ) -> None:
     """A round that fails on an error nobody listed (here: an answer from the Bot API
     that does not parse) is logged; the task lives on and the next round runs."""
@@ -164,7 +164,7 @@ async def test_the_sweep_task_logs_a_failed_round_and_goes_on(
     sweeper = asyncio.create_task(sweep_forever(bot, db, quick, I18N))
     try:
         async with asyncio.timeout(30):
-            while "applications sweep failed" not in capsys.readouterr().out:  # noqa: ASYNC110
+            while "applications sweep failed" not in logs():  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         assert not sweeper.done()
         fake_api.set_handler("sendMessage", fake_api._send_message)
