@@ -16,15 +16,15 @@ every user, which at 100,000 members takes longer than a page should.
 The count stops at a bound (`count_max`, 1,000 by default: "more than 1,000 match"): an
 exact count reads every match, 10,000 users for `q=a` at 100,000 members, where the page
 reads 21. It joins only the tables its filter reads (a membership has exactly one user
-and at most one karma total, so the joins cannot change it). A first page that holds
-every match is its own count.
+and at most one karma total, so the joins cannot change it). The count is a
+subquery of the page's statement: one round trip for both.
 
 A karma bound that 0 fails (`karma>0`) joins the totals as an inner join on the total
 itself (members without a total have 0, so it cannot drop one), which the index
 `ix_karma_totals_chat_karma` serves; a bound that 0 passes keeps the outer join.
 
-Every statement here stops at a LIMIT, so the listing plans with nested loops only (on
-PostgreSQL, for its transaction: see `_plan_for_limits`).
+The listing's statements stop at a LIMIT; on PostgreSQL they are planned without merge
+joins, parallel workers or generic plans (for its transaction: see `_PLAN_FOR_LIMITS`).
 """
 
 from __future__ import annotations
@@ -103,14 +103,20 @@ class MemberListing:
 
 # PostgreSQL prices a row's filter at a fraction of a microsecond; `lower()` on a UTF-8
 # database costs 1-3 us a call (a wide-character round trip), and the search makes up
-# to three per row. So for a LIMIT it prefers a merge join that reads users in id order,
-# evaluating the search on each (9,000 users to count 1,000 matches of `q=a`), or a
-# parallel scan, over a nested loop from the most selective index that stops after
-# about as many rows as it returns. Transaction-local (SET LOCAL): gone at its end.
+# to three per row. So for a LIMIT it preferred a merge join that reads users in id
+# order, evaluating the search on each (9,000 users to count 1,000 matches of `q=a`), or
+# a parallel scan, over a nested loop from the most selective index that stops after
+# about as many rows as it returns. Merge joins and parallel plans are off for the
+# listing's transaction; hash joins stay: without statistics (a table just
+# filled, not yet analysed) nested loops alone chose a 20-million-row join filter. And
+# the search's pattern decides the plan (the prefix index's range, the trigrams'
+# selectivity), which a generic plan cannot see: after five runs of a prepared
+# statement PostgreSQL may switch to one, a scan of every user. Transaction-local
+# (SET LOCAL): gone at its end.
 _PLAN_FOR_LIMITS = text(
     "SELECT set_config('enable_mergejoin', 'off', true),"
-    " set_config('enable_hashjoin', 'off', true),"
-    " set_config('max_parallel_workers_per_gather', '0', true)"
+    " set_config('max_parallel_workers_per_gather', '0', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
 )
 
 
@@ -209,7 +215,7 @@ class RosterRepository:
             where.append(_search(flt.query))
         return where
 
-    def _rows(self, chat_id: int, flt: MemberFilter) -> Select[Any]:
+    def _rows(self, chat_id: int, flt: MemberFilter, *extra: Any) -> Select[Any]:
         return self._select(
             chat_id,
             flt,
@@ -228,6 +234,7 @@ class RosterRepository:
             Membership.last_seen_at,
             _karma(),
             Membership.created_at,
+            *extra,
         )
 
     async def _plan_for_limits(self) -> None:
@@ -243,30 +250,11 @@ class RosterRepository:
         limit: int,
         count_max: int,
     ) -> MemberListing:
-        """A page (see `page`) and how many members match, counted up to `count_max`."""
+        """`limit` rows after `cursor` (next) or before it (prev; no cursor: the first
+        page), and how many members match, counted up to `count_max`. One statement:
+        the count rides on the page's rows (an uncorrelated subquery, run once)."""
         await self._plan_for_limits()
-        page = await self.page(chat_id, flt, cursor, direction, limit)
-        if cursor is None and not page.has_next:  # the first page holds every match
-            return MemberListing(page, MatchCount(len(page.rows)))
-        return MemberListing(page, await self.count(chat_id, flt, count_max))
-
-    async def count(self, chat_id: int, flt: MemberFilter, count_max: int) -> MatchCount:
-        """The matches counted up to `count_max`: more are reported as more."""
-        matches = self._select(chat_id, flt, Membership.user_id, every_join=False)
-        stmt = select(func.count()).select_from(matches.limit(count_max + 1).subquery())
-        n = int(await self.session.scalar(stmt) or 0)
-        return MatchCount(count_max, exact=False) if n > count_max else MatchCount(n)
-
-    async def page(
-        self,
-        chat_id: int,
-        flt: MemberFilter,
-        cursor: MemberCursor | None,
-        direction: Direction,
-        limit: int,
-    ) -> MemberPage:
-        """`limit` rows after `cursor` (next) or before it (prev); no cursor: the first page."""
-        stmt = self._rows(chat_id, flt)
+        stmt = self._rows(chat_id, flt, self._count(chat_id, flt, count_max).scalar_subquery())
         created, uid = Membership.created_at, Membership.user_id
         backwards = direction == "prev" and cursor is not None
         if cursor is not None:
@@ -276,12 +264,25 @@ class RosterRepository:
             stmt = stmt.order_by(created.asc(), uid.asc())
         else:
             stmt = stmt.order_by(created.desc(), uid.desc())
-        rows = [MemberRow(*row) for row in await self.session.execute(stmt.limit(limit + 1))]
-        more = len(rows) > limit
-        rows = rows[:limit]
+        found = list(await self.session.execute(stmt.limit(limit + 1)))
+        n = 0
+        if found:
+            n = int(found[0][-1])
+        elif cursor is not None:  # past either end (members left meanwhile): no row carries it
+            n = int(await self.session.scalar(self._count(chat_id, flt, count_max)) or 0)
+        count = MatchCount(count_max, exact=False) if n > count_max else MatchCount(n)
+        rows = [MemberRow(*row[:-1]) for row in found[:limit]]
+        more = len(found) > limit
         if backwards:
-            return MemberPage(rows[::-1], has_prev=more, has_next=True)
-        return MemberPage(rows, has_prev=cursor is not None, has_next=more)
+            page = MemberPage(rows[::-1], has_prev=more, has_next=True)
+        else:
+            page = MemberPage(rows, has_prev=cursor is not None, has_next=more)
+        return MemberListing(page, count)
+
+    def _count(self, chat_id: int, flt: MemberFilter, count_max: int) -> Select[Any]:
+        """The matches counted up to `count_max` + 1 (more than `count_max`: that many)."""
+        matches = self._select(chat_id, flt, Membership.user_id, every_join=False)
+        return select(func.count()).select_from(matches.limit(count_max + 1).subquery())
 
     async def stream(
         self, chat_id: int, flt: MemberFilter, max_rows: int, batch: int = 1000
