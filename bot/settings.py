@@ -362,6 +362,9 @@ class RosterSettings(BaseModel):
     activity_cache_size: int = Field(default=100_000, ge=100)
     # Members per /members page (at most 20: a page must fit one Telegram message).
     page_size: int = Field(default=20, ge=1, le=20)
+    # /members counts matches up to this many ("more than 1000 members match" beyond):
+    # counting every match of a common filter costs the database time per match.
+    count_max: int = Field(default=1000, ge=1)
     # Rows at most in a /members export CSV.
     export_max_rows: int = Field(default=200_000, ge=1)
 

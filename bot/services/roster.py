@@ -23,7 +23,7 @@ from bot.repositories.memberships import MembershipRepository
 from bot.repositories.roster import (
     Direction,
     MemberCursor,
-    MemberPage,
+    MemberListing,
     MemberRow,
     RosterRepository,
 )
@@ -147,16 +147,17 @@ class RosterService:
             raise FeatureUnavailableError(NOT_CONFIGURED)
         return chat_id
 
-    async def count_members(self, flt: MemberFilter) -> int:
-        return await self.members.count(self.community_chat_id(), flt)
-
     async def list_members(
         self, flt: MemberFilter, cursor: MemberCursor | None = None, direction: Direction = "next"
-    ) -> MemberPage:
+    ) -> MemberListing:
+        """A page of matching members, and how many match (counted up to
+        ROSTER__COUNT_MAX: a moderator needs the number of a small selection, and only
+        that a large one is large)."""
         chat_id = self.community_chat_id()
         assert self.settings is not None
-        return await self.members.page(
-            chat_id, flt, cursor, direction, self.settings.roster.page_size
+        roster = self.settings.roster
+        return await self.members.listing(
+            chat_id, flt, cursor, direction, roster.page_size, roster.count_max
         )
 
     async def export_members(self, flt: MemberFilter) -> AsyncIterator[list[MemberRow]]:

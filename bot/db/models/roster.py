@@ -58,6 +58,12 @@ class User(TimestampMixin, Base):
                 ("username", username),
             )
         ),
+        # /members lang=: the language a member reads (migration d1874496681b).
+        Index(
+            "ix_users_language",
+            func.lower(func.coalesce(ui_language, language_code)).label("language"),
+            postgresql_ops={"language": "text_pattern_ops"},
+        ),
     )
 
     @classmethod

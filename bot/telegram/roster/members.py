@@ -108,10 +108,10 @@ async def cmd_members(
         async with views.members_csv(services.roster.export_members(flt)) as (document, rows):
             await message.answer_document(document, caption=views.export_caption(rows, flt))
         return
-    total = await services.roster.count_members(flt)
-    page = await services.roster.list_members(flt)
+    listing = await services.roster.list_members(flt)
     await message.answer(
-        views.members_text(total, flt, page), reply_markup=_keyboard(settings, chat.id, flt, page)
+        views.members_text(listing.count, flt, listing.page),
+        reply_markup=_keyboard(settings, chat.id, flt, listing.page),
     )
 
 
@@ -125,12 +125,11 @@ async def on_members_page(
 ) -> None:
     assert isinstance(query.message, Message)
     message = query.message
-    total = await services.roster.count_members(flt)
-    page = await services.roster.list_members(flt, cursor, direction)
+    listing = await services.roster.list_members(flt, cursor, direction)
     try:
         await message.edit_text(
-            views.members_text(total, flt, page),
-            reply_markup=_keyboard(settings, message.chat.id, flt, page),
+            views.members_text(listing.count, flt, listing.page),
+            reply_markup=_keyboard(settings, message.chat.id, flt, listing.page),
         )
     except TelegramBadRequest as error:
         if "not modified" not in error.message:

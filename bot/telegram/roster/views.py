@@ -26,7 +26,7 @@ from aiogram.utils.i18n import ngettext
 from bot.db.enums import MemberRole, MemberStatus
 from bot.domain.member_filter import MemberFilter
 from bot.i18n import N_, _
-from bot.repositories.roster import MemberPage, MemberRow
+from bot.repositories.roster import MatchCount, MemberPage, MemberRow
 from bot.services.profiles import ForgetReport, ProfileRecord
 from bot.telegram.applications.views import status_name as application_status
 from bot.telegram.roster.callbacks import ForgetAction, ForgetCallback
@@ -110,8 +110,14 @@ def member_line(row: MemberRow) -> str:
     return f"• {name} — {', '.join(parts)}"
 
 
-def members_text(total: int, flt: MemberFilter, page: MemberPage) -> str:
-    header = ngettext("{n} member matches.", "{n} members match.", total).format(n=total)
+def members_text(count: MatchCount, flt: MemberFilter, page: MemberPage) -> str:
+    n = count.n
+    if count.exact:
+        header = ngettext("{n} member matches.", "{n} members match.", n).format(n=n)
+    else:
+        header = ngettext(
+            "More than {n} member matches.", "More than {n} members match.", n
+        ).format(n=n)
     lines = [f"<b>{header}</b>", html.quote(filter_line(flt)), ""]
     if not page.rows:
         lines.append(_("Nobody on this page."))

@@ -227,9 +227,17 @@ def ids_of(call: ApiCall) -> list[int]:
 
 
 def total_of(call: ApiCall) -> int:
-    match = re.search(r"(\d+) members? match", call.params["text"])
+    """The exact number of matches the page shows."""
+    match = re.search(r"<b>(\d+) members? match", call.params["text"])
     assert match, call.params["text"]
     return int(match.group(1))
+
+
+def count_shown(call: ApiCall) -> tuple[int, bool]:
+    """The number of matches the page shows, and whether it is exact (False: "more than")."""
+    match = re.search(r"<b>(More than )?(\d+) members? match", call.params["text"])
+    assert match, call.params["text"]
+    return int(match.group(2)), match.group(1) is None
 
 
 def buttons(call: ApiCall) -> dict[str, str]:
@@ -237,7 +245,7 @@ def buttons(call: ApiCall) -> dict[str, str]:
     return {b["text"]: b["callback_data"] for row in markup["inline_keyboard"] for b in row}
 
 
-@pytest.mark.parametrize("settings", [{"page_size": PAGE}], indirect=True)
+@pytest.mark.parametrize("settings", [{"page_size": PAGE, "count_max": N}], indirect=True)
 async def test_paging_walks_every_member_once_and_back(
     seeded: None, feed: Any, fake_api: FakeBotAPI
 ) -> None:
@@ -275,8 +283,11 @@ async def test_paging_walks_every_member_once_and_back(
 
 @pytest.mark.parametrize("settings", [{"page_size": PAGE}], indirect=True)
 async def test_every_filter_matches_the_reference(
-    seeded: None, feed: Any, fake_api: FakeBotAPI
+    seeded: None, feed: Any, fake_api: FakeBotAPI, settings: Settings
 ) -> None:
+    """Pages and counts: exact up to ROSTER__COUNT_MAX (1000), "more than 1000" beyond."""
+    count_max = settings.roster.count_max
+    shown = {"exact": 0, "more": 0}
     for text, predicate in FILTERS:
         expected = ordered([m for m in SEED if predicate(m)])
         assert expected, text  # each filter selects someone...
@@ -284,7 +295,12 @@ async def test_every_filter_matches_the_reference(
         before = len(fake_api.calls)
         await feed(members_cmd(f"/members {text}"))
         sent = await fake_api.wait_for_call("sendMessage", after=before)
-        assert total_of(sent) == len(expected), text
+        if len(expected) > count_max:
+            assert count_shown(sent) == (count_max, False), text
+            shown["more"] += 1
+        else:
+            assert count_shown(sent) == (len(expected), True), text
+            shown["exact"] += 1
         assert ids_of(sent) == expected[:PAGE], text
         if len(expected) > PAGE:  # the filter holds on the next page too
             message = fake_api.sent_messages(MODERATOR["id"])[-1]
@@ -292,6 +308,8 @@ async def test_every_filter_matches_the_reference(
             await feed(f.callback_query_update(MODERATOR, message, buttons(sent)["Next ›"]))
             edit = await fake_api.wait_for_call("editMessageText", after=mark)
             assert ids_of(edit) == expected[PAGE : 2 * PAGE], text
+            assert count_shown(edit) == count_shown(sent), text
+    assert min(shown.values()) > 5, shown  # both kinds were checked
 
 
 async def test_export_sends_the_filtered_csv(seeded: None, feed: Any, fake_api: FakeBotAPI) -> None:
