@@ -71,6 +71,11 @@ class RetryAfterError(BotAPIError):
         self.retry_after = retry_after
 
 
+class MigratedChatError(BotAPIError):
+    """The group became a supergroup (`migrate_to_chat_id`): not a plain bad request,
+    as aiogram's TelegramMigrateToChat is not one either."""
+
+
 class ServerError(BotAPIError):
     """5xx: Telegram failed for now."""
 
@@ -256,9 +261,11 @@ def create_client(settings: BotSettings, redis: Redis | None) -> BotAPI:
 
 def _error(method: str, status: int, answer: JSON) -> BotAPIError:
     description = str(answer.get("description") or f"HTTP {status}")
-    retry_after = (answer.get("parameters") or {}).get("retry_after")
-    if retry_after:
-        return RetryAfterError(method, description, float(retry_after))
+    parameters = answer.get("parameters") or {}
+    if parameters.get("retry_after"):
+        return RetryAfterError(method, description, float(parameters["retry_after"]))
+    if parameters.get("migrate_to_chat_id"):
+        return MigratedChatError(method, description, status)
     if status == 400:
         return BadRequestError(method, description, status)
     if status == 403:
