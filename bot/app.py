@@ -37,9 +37,10 @@ from bot.readiness import dependency_checks
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import Settings
-from bot.telegram.applications.actions import transcript_ready
+from bot.telegram.applications.card import transcript_ready
+from bot.telegram.botapi import BotAPI
 from bot.telegram.commands import publish_commands
-from bot.telegram.dispatcher import create_bot, create_dispatcher
+from bot.telegram.dispatcher import create_bot, create_dispatcher, sender_of
 from bot.telegram.webhook import BoundedRequestHandler
 from bot.texts import N_
 
@@ -246,9 +247,14 @@ async def _start_embedded_a2t(
         return
     engine = EngineHolder(settings.a2t)
     engine.start_loading()  # in the background: the bot answers updates meanwhile
+    # The worker's own Bot API client (the code path of `python -m worker`), under the
+    # Bot's budget: one set of limits for the process.
+    sender = sender_of(bot)
+    client = BotAPI(settings.bot, limits=sender.limits, budget=sender.budget)
+    stack.push_async_callback(client.close)
     # A voice answer to a membership application: its card shows the text once done.
-    card_hook = partial(transcript_ready, bot, sessions, settings)
-    pipeline, executor = create_pipeline(settings, sessions, bot, engine, on_done=[card_hook])
+    card_hook = partial(transcript_ready, client, sessions, settings)
+    pipeline, executor = create_pipeline(settings, sessions, client, engine, on_done=[card_hook])
     stack.callback(executor.shutdown, wait=False, cancel_futures=True)
     stack.push_async_callback(pipeline.close)
     queue = InProcessJobQueue(

@@ -20,11 +20,11 @@ import gettext
 import io
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
-from aiogram.utils.i18n import I18n, get_i18n
-from aiogram.utils.i18n import gettext as _
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -37,8 +37,26 @@ DEFAULT_LOCALE = "en"
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 
 
-class Catalogs(I18n):
-    """aiogram's I18n, loading `.po` catalogs directly."""
+# The catalogs in use (set by `Catalogs.context()`) and the reader's language. No aiogram
+# here: the worker translates its texts too and never loads aiogram (docs/PERFORMANCE.md).
+_CURRENT: ContextVar[Catalogs | None] = ContextVar("i18n_catalogs", default=None)
+_LOCALE: ContextVar[str | None] = ContextVar("i18n_locale", default=None)
+
+
+class Catalogs:
+    """The gettext catalogs, read from the `.po` files, and the current language.
+
+    The same interface as aiogram's `I18n` (the dispatcher's middleware and the handlers
+    use it): `context()` makes these catalogs the ones `_()` reads, `use_locale()` sets
+    the reader's language for a block."""
+
+    def __init__(
+        self, *, path: str | Path, default_locale: str = DEFAULT_LOCALE, domain: str = DOMAIN
+    ) -> None:
+        self.path = Path(path).resolve()
+        self.default_locale = default_locale
+        self.domain = domain
+        self.locales = self.find_locales()
 
     def find_locales(self) -> dict[str, gettext.GNUTranslations]:
         translations: dict[str, gettext.GNUTranslations] = {}
@@ -52,12 +70,54 @@ class Catalogs(I18n):
             translations[locale] = gettext.GNUTranslations(compiled)
         return translations
 
+    @property
+    def available_locales(self) -> tuple[str, ...]:
+        return tuple(self.locales)
 
-# aiogram's gettext finds the current instance through I18n's own context variable;
-# a subclass gets a variable of its own (ContextInstanceMixin), so share I18n's.
-Catalogs._ContextInstanceMixin__context_instance = (  # type: ignore[attr-defined]
-    I18n._ContextInstanceMixin__context_instance  # type: ignore[attr-defined]
-)
+    @property
+    def current_locale(self) -> str:
+        return _LOCALE.get() or self.default_locale
+
+    @contextmanager
+    def use_locale(self, locale: str) -> Iterator[None]:
+        token = _LOCALE.set(locale)
+        try:
+            yield
+        finally:
+            _LOCALE.reset(token)
+
+    @contextmanager
+    def context(self) -> Iterator[Catalogs]:
+        token = _CURRENT.set(self)
+        try:
+            yield self
+        finally:
+            _CURRENT.reset(token)
+
+    def gettext(
+        self, singular: str, plural: str | None = None, n: int = 1, locale: str | None = None
+    ) -> str:
+        translator = self.locales.get(locale or self.current_locale)
+        if translator is None:
+            return singular if n == 1 else plural or singular
+        if plural is None:
+            return translator.gettext(singular)
+        return translator.ngettext(singular, plural, n)
+
+
+def get_i18n() -> Catalogs:
+    """The catalogs of the update (or job) being handled."""
+    catalogs = _CURRENT.get()
+    if catalogs is None:
+        raise LookupError("I18n context is not set")
+    return catalogs
+
+
+def _(singular: str, plural: str | None = None, n: int = 1, locale: str | None = None) -> str:
+    return get_i18n().gettext(singular, plural, n, locale)
+
+
+ngettext = _
 
 
 def create_i18n() -> Catalogs:
@@ -134,5 +194,7 @@ __all__ = [
     "_",
     "create_i18n",
     "current_locale",
+    "get_i18n",
+    "ngettext",
     "pick_locale",
 ]

@@ -58,8 +58,8 @@ from bot.repositories.karma import KarmaRepository
 from bot.services import AppDeps
 from bot.services.karma import KarmaService
 from bot.settings import LogSettings, Settings
+from bot.telegram.budget import SenderLimits
 from bot.telegram.dispatcher import create_bot, create_dispatcher
-from bot.telegram.sender import SenderLimits
 from scripts._bench import (
     loadavg,
     median,

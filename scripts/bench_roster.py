@@ -39,8 +39,8 @@ from bot.db.engine import create_engine, create_session_factory
 from bot.log import configure_logging
 from bot.services import AppDeps
 from bot.settings import LogSettings, Settings
+from bot.telegram.budget import SenderLimits
 from bot.telegram.dispatcher import create_bot, create_dispatcher
-from bot.telegram.sender import SenderLimits
 from scripts._bench import loadavg, median, p95, print_table, scratch_database, write_results
 from tests import factories as f
 from tests.fakes import FakeBotAPI

@@ -23,7 +23,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.telegram.sender import SenderLimits
+from bot.telegram.budget import SenderLimits
 from scripts._bench import REDIS_URL, print_table, write_results
 from tests import processes
 from tests.fakes import FakeBotAPI, FloodLimits

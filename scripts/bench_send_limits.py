@@ -1,4 +1,4 @@
-"""The shared Telegram budget: one Lua script (bot/telegram/sender.py: RedisBudget)
+"""The shared Telegram budget: one Lua script (bot/telegram/budget.py: RedisBudget)
 against the `limits` library's async Redis storage, the well-kept alternative.
 
     uv run --with 'limits[async-redis]==5.8.0' python -m scripts.bench_send_limits \\
@@ -31,7 +31,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.telegram.sender import RedisBudget, SenderLimits
+from bot.telegram.budget import RedisBudget, SenderLimits
 from scripts._bench import REDIS_URL, print_table, write_results
 
 CHATS = [*range(1, 501), *range(-1_001_000_000_500, -1_001_000_000_000)]

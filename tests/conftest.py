@@ -34,7 +34,8 @@ from bot.db.engine import create_engine, create_session_factory
 from bot.db.migrate import upgrade_to_head
 from bot.services import AppDeps
 from bot.settings import DbSettings, Settings
-from bot.telegram.dispatcher import create_bot, create_dispatcher
+from bot.telegram.botapi import BotAPI
+from bot.telegram.dispatcher import create_bot, create_dispatcher, sender_of
 from tests.fakes import FakeBotAPI
 
 PG_ADMIN_URL = os.environ.get(
@@ -141,6 +142,15 @@ async def bot(settings: Settings) -> AsyncIterator[Bot]:
     bot = create_bot(settings.bot)
     yield bot
     await bot.session.close()
+
+
+@pytest.fixture
+async def botapi(settings: Settings, bot: Bot) -> AsyncIterator[BotAPI]:
+    """The worker's Bot API client, under the `bot` fixture's budget (as embedded)."""
+    sender = sender_of(bot)
+    client = BotAPI(settings.bot, limits=sender.limits, budget=sender.budget)
+    yield client
+    await client.close()
 
 
 @pytest.fixture

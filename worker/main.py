@@ -1,7 +1,7 @@
 """arq WorkerSettings. Run with `python -m worker` or `arq worker.main.WorkerSettings`.
 
 Start-up loads the engine once (a missing model or library stops the worker with a
-clear message), opens the database and a Bot for posting back, serves /metrics, and
+clear message), opens the database and a Bot API client for posting back, serves /metrics, and
 starts the sweep that re-enqueues lost jobs.
 """
 
@@ -34,8 +34,8 @@ from bot.log import get_logger
 from bot.readiness import dependency_checks
 from bot.routing import Router, WorkerRegistry, worker_id
 from bot.settings import Settings
-from bot.telegram.applications.actions import transcript_ready
-from bot.telegram.dispatcher import create_bot
+from bot.telegram.applications.card import transcript_ready
+from bot.telegram.botapi import create_client
 from worker.engines import EngineUnavailableError
 from worker.jobs import transcribe
 from worker.runtime import EngineHolder, create_pipeline
@@ -70,7 +70,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         raise ConfigError("database schema is not at head: run `alembic upgrade head`")
     sessions = create_session_factory(db)
     # Under the deployment's one Telegram budget, shared with the bot and other workers.
-    bot = create_bot(settings.bot, redis=ctx["redis"])
+    # The Bot API client, not aiogram's Bot: the worker never loads aiogram (its import
+    # alone is about half of an idle worker's memory, docs/PERFORMANCE.md).
+    bot = create_client(settings.bot, ctx["redis"])
     ctx["stop_reports"] = install_error_reports(settings.moderation, bot.send_message, "worker")
     # A voice answer to a membership application: its card shows the text once done.
     card_hook = partial(transcript_ready, bot, sessions, settings)
@@ -133,7 +135,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if ctx.get("stop_reports") is not None:
         await ctx["stop_reports"]()
     if "bot" in ctx:
-        await ctx["bot"].session.close()
+        await ctx["bot"].close()
     if "executor" in ctx:
         ctx["executor"].shutdown(wait=False, cancel_futures=True)
     if "pipeline" in ctx:

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import InlineKeyboardMarkup, ReplyParameters
-
 from bot.log import get_logger
 from bot.repositories.jobs import JobView
 from bot.settings import A2TSettings
 from bot.telegram import a2t_views as views
+from bot.telegram.botapi import BadRequestError, BotAPI, Markup
 
 log = get_logger(__name__)
 
@@ -36,7 +33,7 @@ class PostingLog(Protocol):
 
 
 class Notifier:
-    def __init__(self, bot: Bot, settings: A2TSettings) -> None:
+    def __init__(self, bot: BotAPI, settings: A2TSettings) -> None:
         self.bot = bot
         self.settings = settings
 
@@ -46,13 +43,13 @@ class Notifier:
             return
         try:
             await self.bot.edit_message_text(
-                text=text,
-                chat_id=job.chat_id,
-                message_id=job.status_message_id,
+                job.chat_id,
+                job.status_message_id,
+                text,
                 reply_markup=views.cancel_keyboard(job.id),
                 parse_mode=None,
             )
-        except TelegramBadRequest as exc:
+        except BadRequestError as exc:
             log.debug("progress edit skipped", error=exc.message)
 
     async def result(self, job: JobView, multilingual: bool, record: PostingLog) -> None:
@@ -77,22 +74,20 @@ class Notifier:
             posted.append(message_id)
             await record.sent(posted)
 
-    async def replace_status(
-        self, job: JobView, text: str, markup: InlineKeyboardMarkup | None = None
-    ) -> int:
+    async def replace_status(self, job: JobView, text: str, markup: Markup | None = None) -> int:
         """Turn the status message into `text`. Only when that message is gone (deleted
         by someone) is a new one sent: the outcome must reach the user."""
         if job.status_message_id is not None:
             try:
                 await self.bot.edit_message_text(
-                    text=text,
-                    chat_id=job.chat_id,
-                    message_id=job.status_message_id,
+                    job.chat_id,
+                    job.status_message_id,
+                    text,
                     reply_markup=markup,
                     parse_mode=None,
                 )
                 return job.status_message_id
-            except TelegramBadRequest as exc:
+            except BadRequestError as exc:
                 if "not modified" in exc.message:
                     return job.status_message_id
                 if "not found" not in exc.message:
@@ -100,14 +95,7 @@ class Notifier:
                 log.info("status message gone, replying instead", error=exc.message)
         return await self._reply(job, text, markup)
 
-    async def _reply(self, job: JobView, text: str, markup: InlineKeyboardMarkup | None) -> int:
-        message = await self.bot.send_message(
-            chat_id=job.chat_id,
-            text=text,
-            reply_parameters=ReplyParameters(
-                message_id=job.message_id, allow_sending_without_reply=True
-            ),
-            reply_markup=markup,
-            parse_mode=None,
+    async def _reply(self, job: JobView, text: str, markup: Markup | None) -> int:
+        return await self.bot.send_message(
+            job.chat_id, text, reply_to=job.message_id, reply_markup=markup, parse_mode=None
         )
-        return message.message_id

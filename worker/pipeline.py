@@ -40,13 +40,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 import structlog
-from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
@@ -61,6 +54,13 @@ from bot.repositories.jobs import OVER_QUOTA, JobRepository, JobView
 from bot.services.transcription import OverQuotaError, QuotaService
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
+from bot.telegram.botapi import (
+    BotAPI,
+    ForbiddenError,
+    NetworkError,
+    RetryAfterError,
+    ServerError,
+)
 from bot.texts import N_
 from worker.audio import (
     AudioError,
@@ -96,9 +96,9 @@ JobDoneHook = Callable[[int], Awaitable[None]]
 # Telegram and network failures that another try may not meet. Database errors are
 # transient only when the connection failed (bot/db/errors.py).
 TRANSIENT = (
-    TelegramNetworkError,
-    TelegramServerError,
-    TelegramRetryAfter,
+    NetworkError,
+    ServerError,
+    RetryAfterError,
     DownloadFailedError,
     DecoderFailedError,
     ConnectionError,
@@ -189,7 +189,7 @@ class Pipeline:
         *,
         settings: Settings,
         session_factory: async_sessionmaker[AsyncSession],
-        bot: Bot,
+        bot: BotAPI,
         engine: EngineProvider,
         executor: Executor,
         decoder: DecoderProcess | None = None,
@@ -272,7 +272,7 @@ class Pipeline:
             )
         except TranscriptionStopped:
             await self._stopped(job, lease)
-        except (ChatGoneError, TelegramForbiddenError) as exc:
+        except (ChatGoneError, ForbiddenError) as exc:
             await self._chat_gone(job, str(exc))
         except asyncio.CancelledError:
             # Worker shutting down: hand the job back at once (not counted as a try)
@@ -455,7 +455,7 @@ class Pipeline:
                 await self.notifier.progress(run.job, text)
             except OwnershipLostError:
                 return
-            except TelegramForbiddenError:
+            except ForbiddenError:
                 run.chat_gone = True
                 run.stop.set()
                 return
@@ -538,7 +538,7 @@ class Pipeline:
         try:
             text = views.failed_text(reason.render(_, escape_html=False))
             await self.notifier.replace_status(job, text)
-        except TelegramForbiddenError as exc:
+        except ForbiddenError as exc:
             await self._chat_gone(job, str(exc))
             return
         finished = await write_through(
@@ -556,7 +556,7 @@ class Pipeline:
         log.info("job cancelled by request")
         try:
             await self.notifier.replace_status(job, views.cancelled_text())
-        except TelegramForbiddenError as exc:
+        except ForbiddenError as exc:
             await self._chat_gone(job, str(exc))
             return
         finished = await write_through(

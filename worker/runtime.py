@@ -9,12 +9,12 @@ import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.log import get_logger
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
+from bot.telegram.botapi import BotAPI
 from bot.texts import N_
 from worker.audio import DecoderProcess
 from worker.engines import Engine, load_engine
@@ -57,7 +57,7 @@ class EngineHolder:
 def create_pipeline(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    bot: Bot,
+    bot: BotAPI,
     engine: EngineHolder,
     on_done: Sequence[JobDoneHook] = (),
 ) -> tuple[Pipeline, ThreadPoolExecutor]:

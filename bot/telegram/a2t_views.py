@@ -1,19 +1,23 @@
 """How transcription jobs look in Telegram: status, progress and result texts,
 their keyboards, and .txt/.srt files. Shared: the bot's voice feature (bot/telegram/a2t/)
 and the workers render them, so it sits at the top of bot/telegram, in no feature's
-folder."""
+folder. No aiogram here (the worker never loads it): keyboards are the Bot API's JSON,
+their buttons' data packed as `A2TCallback` packs it (bot/telegram/callbacks.py parses
+it; a test holds the two together)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from enum import StrEnum
+from typing import Any
 
 from bot.i18n import _
 from bot.repositories.jobs import JobView
 from bot.services.transcription import QueueStatus
-from bot.telegram.callbacks import A2TAction, A2TCallback
 from bot.texts import clock
+
+# An inline keyboard as the Bot API takes it.
+Markup = dict[str, Any]
 
 # Telegram allows 4096 characters a message; keep room for the header and footer.
 MESSAGE_LIMIT = 4096
@@ -41,17 +45,24 @@ def failed_text(reason: str) -> str:
     return _("⚠️ I could not transcribe this. {reason}").format(reason=reason)
 
 
-def cancel_keyboard(job_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=_("Cancel"),
-                    callback_data=A2TCallback(action=A2TAction.CANCEL, job_id=job_id).pack(),
-                )
-            ]
-        ]
-    )
+class A2TAction(StrEnum):
+    CANCEL = "x"
+    TXT = "t"
+    SRT = "s"
+    RERUN = "r"
+
+
+def a2t_data(action: A2TAction, job_id: int, language: str = "") -> str:
+    """A button's callback data, as `A2TCallback(action, job_id, language).pack()`."""
+    return f"a2t:{action.value}:{job_id}:{language}"
+
+
+def _button(text: str, action: A2TAction, job_id: int, language: str = "") -> dict[str, str]:
+    return {"text": text, "callback_data": a2t_data(action, job_id, language)}
+
+
+def cancel_keyboard(job_id: int) -> Markup:
+    return {"inline_keyboard": [[_button(_("Cancel"), A2TAction.CANCEL, job_id)]]}
 
 
 def result_footer(
@@ -74,17 +85,13 @@ def result_messages(job: JobView, footer: str) -> list[str]:
     return chunks
 
 
-def result_keyboard(job: JobView, languages: list[str], multilingual: bool) -> InlineKeyboardMarkup:
-    def button(text: str, action: A2TAction, language: str = "") -> InlineKeyboardButton:
-        data = A2TCallback(action=action, job_id=job.id, language=language).pack()
-        return InlineKeyboardButton(text=text, callback_data=data)
-
-    rows = [[button("📄 .txt", A2TAction.TXT), button("🕑 .srt", A2TAction.SRT)]]
+def result_keyboard(job: JobView, languages: list[str], multilingual: bool) -> Markup:
+    rows = [[_button("📄 .txt", A2TAction.TXT, job.id), _button("🕑 .srt", A2TAction.SRT, job.id)]]
     if multilingual:
         others = [lang for lang in languages if lang != job.language][:4]
         if others:
-            rows.append([button(f"↻ {lang}", A2TAction.RERUN, lang) for lang in others])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+            rows.append([_button(f"↻ {lang}", A2TAction.RERUN, job.id, lang) for lang in others])
+    return {"inline_keyboard": rows}
 
 
 def split_text(text: str, limit: int) -> list[str]:

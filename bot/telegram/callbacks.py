@@ -12,6 +12,8 @@ from aiogram import F
 from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
+from bot.telegram.a2t_views import A2TAction as A2TAction
+from bot.telegram.applications.card import ModAction as ModAction
 from bot.telegram.filters import When
 
 # A row id (a BIGINT primary key) or a Telegram user id.
@@ -24,13 +26,6 @@ def malformed(*factories: type[CallbackData]) -> When:
     """Data with one of these factories' prefix that does not parse: forged, or from an
     older version of the bot. Register it after the factories' own filters."""
     return When(F.data.startswith(tuple(f"{f.__prefix__}{f.__separator__}" for f in factories)))
-
-
-class A2TAction(StrEnum):
-    CANCEL = "x"
-    TXT = "t"
-    SRT = "s"
-    RERUN = "r"
 
 
 class A2TCallback(CallbackData, prefix="a2t"):
@@ -66,17 +61,6 @@ class ApplyCallback(CallbackData, prefix="ap"):
     action: ApplyAction
     app_id: DbId
     position: Index = 0
-
-
-class ModAction(StrEnum):
-    APPROVE = "a"
-    REJECT = "r"  # show the reasons
-    REASON = "rr"  # a canned reason was picked: ask whether to tell the applicant
-    CUSTOM = "rc"  # ask the moderator to type a reason
-    REJECT_NOW = "rd"  # reject with `reason` (-1: the typed one), telling if `share`
-    BAN = "b"  # ask to confirm
-    BAN_NOW = "bc"
-    BACK = "k"
 
 
 class ModCallback(CallbackData, prefix="am"):

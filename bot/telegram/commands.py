@@ -8,9 +8,8 @@ from aiogram.types import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
 )
-from aiogram.utils.i18n import I18n
 
-from bot.i18n import DEFAULT_LOCALE, N_, _
+from bot.i18n import DEFAULT_LOCALE, N_, Catalogs, _
 
 # (command, description msgid); translated when a menu is built.
 PRIVATE_COMMANDS = [
@@ -42,7 +41,7 @@ def menu(commands: list[tuple[str, str]]) -> list[BotCommand]:
     return [BotCommand(command=name, description=_(text)) for name, text in commands]
 
 
-async def publish_commands(bot: Bot, i18n: I18n) -> None:
+async def publish_commands(bot: Bot, i18n: Catalogs) -> None:
     """One menu per scope and language; clients pick theirs by the user's language."""
     for locale in i18n.available_locales:
         language_code = None if locale == DEFAULT_LOCALE else locale

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import ChosenLanguages, create_i18n
 from bot.services import AppDeps
 from bot.settings import BotSettings
+from bot.telegram.budget import SendBudget, SenderLimits, make_budget
 from bot.telegram.handlers import feature_routers
 from bot.telegram.middlewares import (
     DbSessionMiddleware,
@@ -26,23 +27,26 @@ from bot.telegram.middlewares import (
     UpdateContextMiddleware,
 )
 from bot.telegram.moderators import Moderators
-from bot.telegram.sender import LocalBudget, RedisBudget, SenderLimits, TelegramSender
+from bot.telegram.sender import TelegramSender
 from bot.telegram.session import BotSession
 
 
 def create_bot(
-    settings: BotSettings, limits: SenderLimits | None = None, redis: Redis | None = None
+    settings: BotSettings,
+    limits: SenderLimits | None = None,
+    redis: Redis | None = None,
+    budget: SendBudget | None = None,
 ) -> Bot:
-    """A Bot whose every request goes through the shared TelegramSender: under the
-    deployment's one send budget in `redis` when given (REDIS__URL), else this
-    process's own."""
+    """A Bot whose every request goes through the shared TelegramSender: under
+    `budget` when given (the embedded worker's client shares it), else the deployment's
+    one send budget in `redis` when given (REDIS__URL), else this process's own."""
     if settings.token is None:
         raise ValueError("BOT__TOKEN is not set")
     session = BotSession(
         api=TelegramAPIServer.from_base(settings.api_base_url, is_local=settings.api_is_local)
     )
     limits = limits or SenderLimits()
-    budget = RedisBudget(redis, limits) if redis is not None else LocalBudget(limits)
+    budget = budget or make_budget(limits, redis)
     session.middleware(TelegramSender(limits, budget))
     session.middleware(TelegramWrites())
     return Bot(
@@ -50,6 +54,14 @@ def create_bot(
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+
+
+def sender_of(bot: Bot) -> TelegramSender:
+    """The Bot's sender: a Bot API client in the same process sends under its budget."""
+    for middleware in bot.session.middleware:
+        if isinstance(middleware, TelegramSender):
+            return middleware
+    raise LookupError("this Bot was not built by create_bot")
 
 
 def create_dispatcher(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.telegram.sender import SenderLimits
+from bot.telegram.budget import SenderLimits
 from tests import processes
 from tests.fakes import FakeBotAPI, FloodLimits
 

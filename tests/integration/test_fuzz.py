@@ -39,9 +39,10 @@ from bot.jobs import InProcessJobQueue
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
-from bot.telegram.applications.actions import transcript_ready
+from bot.telegram.applications.card import transcript_ready
+from bot.telegram.botapi import BotAPI
+from bot.telegram.budget import SenderLimits
 from bot.telegram.dispatcher import create_bot
-from bot.telegram.sender import SenderLimits
 from tests import factories as f
 from tests.fakes import ApiCall, FakeBotAPI
 from worker.engines import Engine, load_engine
@@ -551,7 +552,7 @@ async def bot(settings: Settings) -> AsyncIterator[Bot]:
 
 @pytest.fixture
 async def deps(
-    settings: Settings, db: async_sessionmaker[AsyncSession], bot: Bot, tiny_engine: Engine
+    settings: Settings, db: async_sessionmaker[AsyncSession], botapi: BotAPI, tiny_engine: Engine
 ) -> AsyncIterator[AppDeps]:
     async def provider() -> Engine:
         return tiny_engine
@@ -559,10 +560,10 @@ async def deps(
     pipeline = Pipeline(
         settings=settings,
         session_factory=db,
-        bot=bot,
+        bot=botapi,
         engine=provider,
         executor=ThreadPoolExecutor(max_workers=1),
-        on_done=[partial(transcript_ready, bot, db, settings)],
+        on_done=[partial(transcript_ready, botapi, db, settings)],
     )
     queue = InProcessJobQueue(pipeline.run, max_jobs=2, max_tries=2)
     yield AppDeps(settings, job_queue=queue, a2t_status=A2TStatus(True))

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from bot.telegram.sender import LocalBudget, RedisBudget, SendBudget, SenderLimits
+from bot.telegram.budget import LocalBudget, RedisBudget, SendBudget, SenderLimits
 from tests.fakes import FakeBotAPI
 
 LIMITS = SenderLimits()

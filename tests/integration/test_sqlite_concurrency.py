@@ -22,6 +22,7 @@ from bot.jobs import InProcessJobQueue
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, DbSettings
+from bot.telegram.botapi import BotAPI
 from bot.telegram.dispatcher import create_dispatcher
 from tests import factories as f
 from tests.a2t import audio_bytes, voice_note
@@ -52,6 +53,7 @@ async def test_fifty_updates_and_jobs_in_flight_on_sqlite(
     sqlite_url: str,
     lite: async_sessionmaker[AsyncSession],
     bot: Bot,
+    botapi: BotAPI,
     fake_api: FakeBotAPI,
     tiny: Engine,
     capsys: pytest.CaptureFixture[str],
@@ -66,7 +68,7 @@ async def test_fifty_updates_and_jobs_in_flight_on_sqlite(
     pipeline = Pipeline(
         settings=settings,
         session_factory=lite,
-        bot=bot,
+        bot=botapi,
         engine=engine,
         executor=ThreadPoolExecutor(max_workers=1),
         decoder=decoder,

@@ -17,6 +17,8 @@ every process uses, never a feature's."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,13 +49,15 @@ NO_AIOGRAM = LAYERS[0] + LAYERS[1] + LAYERS[2] + LAYERS[3]
 # What every process that talks to Telegram shares: the Bot factory and its request
 # middlewares, and the texts and buttons of a transcription job.
 SHARED_TELEGRAM = (
-    "bot.telegram.dispatcher",
-    "bot.telegram.sender",
-    "bot.telegram.session",
-    "bot.telegram.callbacks",
+    "bot.telegram.budget",
+    "bot.telegram.botapi",
+    "bot.telegram.text_limits",
     "bot.telegram.a2t_views",
 )
 COMPOSITION_ROOTS = ("worker.main",)
+# What the worker loads of the Telegram layer: no aiogram in any of it (the worker
+# never loads aiogram, `test_the_worker_never_loads_aiogram`).
+WORKER_TELEGRAM = (*SHARED_TELEGRAM, "bot.telegram.applications.card", "bot.i18n")
 
 
 def _within(module: str, prefixes: tuple[str, ...]) -> bool:
@@ -99,7 +103,7 @@ def violations(module: str, imported: list[str]) -> list[str]:
     found: list[str] = []
     own = layer_of(module)
     for name in imported:
-        if _within(module, NO_AIOGRAM) and _within(name, ("aiogram",)):
+        if _within(module, NO_AIOGRAM + WORKER_TELEGRAM) and _within(name, ("aiogram",)):
             found.append(f"{module} imports {name}: aiogram belongs to the adapters")
         other = layer_of(name)
         if own is not None and other is not None and other > own:
@@ -149,6 +153,9 @@ def test_layers_point_down() -> None:
         ("bot.settings", "def f():\n    from bot.services import Services"),
         ("bot.db.engine", "import bot.repositories.jobs"),
         ("worker.pipeline", "from bot.telegram.applications import actions"),
+        ("worker.notifier", "from bot.telegram.dispatcher import create_bot"),
+        ("bot.telegram.botapi", "from aiogram.exceptions import TelegramBadRequest"),
+        ("bot.telegram.a2t_views", "from aiogram.types import InlineKeyboardMarkup"),
         ("bot.telegram.a2t.handlers", "from worker.pipeline import Pipeline"),
     ],
 )
@@ -164,9 +171,39 @@ def test_checker_catches(module: str, source: str) -> None:
         ("bot.repositories.roster", "from bot.domain.member_filter import MemberFilter"),
         ("bot.domain.dto", "from bot.db.enums import ChatType"),
         ("worker.notifier", "from bot.telegram import a2t_views"),
-        ("worker.main", "from bot.telegram.applications import actions"),
+        ("worker.main", "from bot.telegram.applications import card"),
+        ("worker.notifier", "from bot.telegram.botapi import BotAPI"),
         ("bot.services", "from .karma import KarmaService"),
     ],
 )
 def test_checker_allows(module: str, source: str) -> None:
     assert violations(module, list(imports(source, module, module == "bot.services"))) == []
+
+
+def test_the_worker_never_loads_aiogram() -> None:
+    """`python -m worker` imports worker.main: nothing it imports loads aiogram (its
+    import alone is about half of an idle worker's memory, docs/PERFORMANCE.md)."""
+    code = (
+        "import sys, worker.__main__, worker.main, worker.runtime\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiogram'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_views_pack_callback_data_as_aiogram_does() -> None:
+    """The worker's keyboards are plain JSON; the bot parses their data with aiogram's
+    CallbackData: the two must agree."""
+    from bot.telegram.a2t_views import A2TAction, a2t_data
+    from bot.telegram.applications.card import ModAction, mod_data
+    from bot.telegram.callbacks import A2TCallback, ModCallback
+
+    for action in A2TAction:
+        for language in ("", "de"):
+            packed = A2TCallback(action=action, job_id=2**40, language=language).pack()
+            assert a2t_data(action, 2**40, language) == packed
+            assert A2TCallback.unpack(packed).job_id == 2**40
+    for mod in (ModAction.APPROVE, ModAction.REJECT, ModAction.BAN):
+        assert mod_data(mod, 17) == ModCallback(action=mod, app_id=17).pack()

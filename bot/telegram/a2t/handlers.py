@@ -13,6 +13,7 @@ from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
     ChatMemberUpdated,
+    InlineKeyboardMarkup,
     Message,
     ReplyParameters,
 )
@@ -27,9 +28,10 @@ from bot.services import Services
 from bot.services.transcription import Admission
 from bot.settings import Settings
 from bot.telegram import a2t_views as views
+from bot.telegram.a2t_views import A2TAction
 from bot.telegram.adapters import chat_info, speaker_of, user_profile, voice_request
 from bot.telegram.admins import is_chat_admin
-from bot.telegram.callbacks import A2TAction, A2TCallback
+from bot.telegram.callbacks import A2TCallback
 from bot.telegram.filters import Command, UnservedChat, VoiceMedia, VoiceMediaRef, When
 from bot.telegram.moderators import Moderators
 
@@ -97,6 +99,11 @@ async def _submit(
         metrics.A2T_TIME_TO_STATUS.observe(time.perf_counter() - started)
 
 
+def _markup(keyboard: views.Markup) -> InlineKeyboardMarkup:
+    """The shared views' keyboards are the Bot API's JSON (the worker has no aiogram)."""
+    return InlineKeyboardMarkup.model_validate(keyboard)
+
+
 async def _render_admission(
     bot: Bot, chat_id: int, voice_message_id: int, admission: Admission, services: Services
 ) -> None:
@@ -113,7 +120,9 @@ async def _render_admission(
                 chat_id,
                 chunk,
                 reply_parameters=reply_to,
-                reply_markup=views.result_keyboard(job, [], multilingual=False) if last else None,
+                reply_markup=(
+                    _markup(views.result_keyboard(job, [], multilingual=False)) if last else None
+                ),
                 parse_mode=None,
             )
             sent.append(answer.message_id)
@@ -123,7 +132,7 @@ async def _render_admission(
             chat_id,
             views.queued_text(admission.position),
             reply_parameters=reply_to,
-            reply_markup=views.cancel_keyboard(job.id),
+            reply_markup=_markup(views.cancel_keyboard(job.id)),
             parse_mode=None,
         )
         await services.transcription.announce(job, status.message_id)

@@ -15,30 +15,29 @@ from datetime import datetime, timedelta
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n, get_i18n
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.db.enums import ApplicationSource, ApplicationStatus
+from bot.i18n import Catalogs
 from bot.log import get_logger
 from bot.repositories.applications import ApplicationView
 from bot.services.applications import ApplicationService
 from bot.settings import Settings
+from bot.telegram.applications import card as card_views
 from bot.telegram.applications import views
 
 log = get_logger(__name__)
 
 
 async def post_card(
-    bot: Bot, svc: ApplicationService, i18n: I18n, settings: Settings, view: ApplicationView
+    bot: Bot, svc: ApplicationService, i18n: Catalogs, settings: Settings, view: ApplicationView
 ) -> None:
     """Send the card to the moderation chat and remember where it is (if the send
     fails, the application stays pending and the sweep posts the card later)."""
     chat_id = settings.moderation.chat_id
     assert chat_id is not None
-    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
-        text, markup = views.card_text(view), views.card_keyboard(view)
+    with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
+        text, markup = card_views.card_text(view), views.card_keyboard(view)
     try:
         message = await bot.send_message(chat_id, text, reply_markup=markup)
     except TelegramAPIError as exc:
@@ -48,15 +47,15 @@ async def post_card(
     await svc.card_posted(view.id, chat_id, message.message_id)
     # A voice answer transcribed while the card was on its way found no card to update.
     fresh = await svc.get(view.id)
-    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
-        changed = views.card_text(fresh) != text
+    with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
+        changed = card_views.card_text(fresh) != text
     if changed:
         await refresh_card(bot, i18n, settings, fresh)
 
 
 async def refresh_card(
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
     view: ApplicationView,
     markup: InlineKeyboardMarkup | None = None,
@@ -67,8 +66,8 @@ async def refresh_card(
     `erased`: the applicant deleted their data; the card shows none of it."""
     if view.card_chat_id is None or view.card_message_id is None:
         return
-    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
-        text = views.card_text(view, erased=erased)
+    with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
+        text = card_views.card_text(view, erased=erased)
         markup = markup if markup is not None else views.card_keyboard(view)
     try:
         await bot.edit_message_text(
@@ -99,7 +98,7 @@ async def notify_applicant(
 
 
 async def carry_out(
-    bot: Bot, svc: ApplicationService, i18n: I18n, settings: Settings, view: ApplicationView
+    bot: Bot, svc: ApplicationService, i18n: Catalogs, settings: Settings, view: ApplicationView
 ) -> None:
     """What a committed decision does in Telegram, each step audited."""
     locale = views.applicant_locale(i18n, view)
@@ -107,7 +106,7 @@ async def carry_out(
         await _approve(bot, svc, i18n, settings, view, locale)
     elif view.status == ApplicationStatus.REJECTED:
         await decline_request(bot, svc, view)
-        with views.in_locale(i18n, locale):
+        with card_views.in_locale(i18n, locale):
             text = views.rejected_text(view.reason if view.reason_shared else None)
         await notify_applicant(bot, svc, view, text)
     elif view.status == ApplicationStatus.BANNED:
@@ -118,7 +117,7 @@ async def carry_out(
         except TelegramAPIError as exc:
             log.warning("ban failed", application_id=view.id, error=str(exc))
             await svc.record(view.id, "chat_ban_failed", view.decided_by, error=str(exc)[:200])
-        with views.in_locale(i18n, locale):
+        with card_views.in_locale(i18n, locale):
             text = views.rejected_text(view.reason if view.reason_shared else None)
         await notify_applicant(bot, svc, view, text)
 
@@ -126,7 +125,7 @@ async def carry_out(
 async def _approve(
     bot: Bot,
     svc: ApplicationService,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
     view: ApplicationView,
     locale: str,
@@ -141,7 +140,7 @@ async def _approve(
         else:
             await svc.record(view.id, "join_request_approved", view.decided_by)
             await svc.member_joined(view.id, "join_request")
-            with views.in_locale(i18n, locale):
+            with card_views.in_locale(i18n, locale):
                 text = views.approved_join_request_text()
             await notify_applicant(bot, svc, view, text)
             return
@@ -159,7 +158,7 @@ async def _approve(
         log.error("invite link not created", application_id=view.id, error=str(exc))
         await svc.record(view.id, "invite_link_failed", view.decided_by, error=str(exc)[:200])
         if settings.moderation.chat_id is not None:
-            with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+            with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
                 text = views.invite_failed_text(view.id, exc.message)
             try:
                 await bot.send_message(settings.moderation.chat_id, text)
@@ -167,7 +166,7 @@ async def _approve(
                 log.warning("moderators not told", error=str(error))
         return
     await svc.invite_created(view.id, link.invite_link)
-    with views.in_locale(i18n, locale):
+    with card_views.in_locale(i18n, locale):
         text = views.approved_invite_text(link.invite_link, expires)
     await notify_applicant(bot, svc, view, text)
 
@@ -175,7 +174,7 @@ async def _approve(
 async def on_link_request(
     bot: Bot,
     svc: ApplicationService,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
     view: ApplicationView,
     user_id: int,
@@ -192,7 +191,7 @@ async def on_link_request(
             log.warning("foreign join request not declined", application_id=view.id, error=str(exc))
         first = await svc.link_misused(view.id, user_id, "declined")
         if first:
-            with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+            with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
                 text = views.invite_misused_text(view, user_id, user_name, joined=False)
             await tell_moderators(bot, settings, text)
         return
@@ -210,7 +209,7 @@ async def on_link_request(
 async def on_link_join(
     bot: Bot,
     svc: ApplicationService,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
     view: ApplicationView,
     user_id: int,
@@ -226,7 +225,7 @@ async def on_link_join(
         return
     await revoke_link(bot, svc, view)
     if await svc.link_misused(view.id, user_id, "joined"):
-        with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+        with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
             text = views.invite_misused_text(view, user_id, user_name, joined=True)
         await tell_moderators(bot, settings, text)
 
@@ -261,20 +260,3 @@ async def decline_request(bot: Bot, svc: ApplicationService, view: ApplicationVi
         log.info("join request not declinable", application_id=view.id, error=str(exc))
         return
     await svc.record(view.id, "join_request_declined", view.decided_by)
-
-
-async def transcript_ready(
-    bot: Bot, sessions: async_sessionmaker[AsyncSession], settings: Settings, job_id: int
-) -> None:
-    """Worker hook: a voice answer was transcribed; the card shows the text now.
-    Runs inside the pipeline's i18n context (its catalogs). Never fails the job."""
-    try:
-        async with sessions() as session:
-            svc = ApplicationService(session, settings)
-            for view in await svc.for_transcription(job_id):
-                await refresh_card(bot, get_i18n(), settings, view)
-    except (TelegramAPIError, SQLAlchemyError) as exc:
-        log.warning("card not updated with the transcript", job_id=job_id, error=str(exc))
-    except Exception:
-        # The job is done and posted: a bug here must not turn it into a failure.
-        log.exception("card update crashed", job_id=job_id)

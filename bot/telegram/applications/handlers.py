@@ -16,11 +16,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import CallbackQuery, ChatJoinRequest, ChatMemberUpdated, Message
-from aiogram.utils.i18n import I18n
 
 from bot.db.enums import ApplicationSource, ApplicationStatus
 from bot.errors import FeatureUnavailableError, UserFacingError
-from bot.i18n import N_, _
+from bot.i18n import N_, Catalogs, _
 from bot.log import get_logger
 from bot.repositories.applications import ApplicationView
 from bot.services import Services
@@ -28,6 +27,7 @@ from bot.services.applications import Started
 from bot.settings import Settings
 from bot.telegram.adapters import chat_info, user_profile, voice_request
 from bot.telegram.applications import actions, views
+from bot.telegram.applications import card as card_views
 from bot.telegram.callbacks import ApplyAction, ApplyCallback
 from bot.telegram.filters import Command, CommandStart, VoiceMedia, VoiceMediaRef, When
 
@@ -57,7 +57,7 @@ async def on_join_request(
     request: ChatJoinRequest,
     services: Services,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
     fsm_storage: BaseStorage,
 ) -> None:
@@ -87,7 +87,7 @@ async def on_join_request(
 
 
 async def _through_personal_link(
-    request: ChatJoinRequest, services: Services, bot: Bot, i18n: I18n, settings: Settings
+    request: ChatJoinRequest, services: Services, bot: Bot, i18n: Catalogs, settings: Settings
 ) -> bool:
     """A request through the personal link of an approved application: handled as that
     application's (True)."""
@@ -131,7 +131,7 @@ async def _dm_failed(
     exc: TelegramAPIError,
     services: Services,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
 ) -> None:
     log.info("applicant not reachable by DM", application_id=view.id, error=str(exc))
@@ -139,7 +139,7 @@ async def _dm_failed(
     chat_id = settings.moderation.chat_id
     if chat_id is not None:
         me = await bot.me()
-        with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+        with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
             note = views.dm_failed_text(view, me.username)
         await _try_send(bot, chat_id, note)
 
@@ -265,7 +265,7 @@ async def on_submit(
     services: Services,
     state: FSMContext,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
 ) -> None:
     svc = services.applications
@@ -321,7 +321,7 @@ async def on_cancel_button(
     services: Services,
     state: FSMContext,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
 ) -> None:
     await _withdraw(bot, callback_data.app_id, query.from_user.id, services, state, i18n, settings)
@@ -335,7 +335,7 @@ async def cmd_cancel(
     services: Services,
     state: FSMContext,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
 ) -> None:
     assert message.from_user is not None
@@ -357,7 +357,7 @@ async def _withdraw(
     user_id: int,
     services: Services,
     state: FSMContext,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
 ) -> None:
     svc = services.applications
@@ -383,7 +383,7 @@ async def _already_member(bot: Bot, settings: Settings, user_id: int) -> bool:
 
 # --------------------------------------------------------------------------- joined via our link
 async def on_joined_by_invite(
-    event: ChatMemberUpdated, services: Services, bot: Bot, i18n: I18n, settings: Settings
+    event: ChatMemberUpdated, services: Services, bot: Bot, i18n: Catalogs, settings: Settings
 ) -> None:
     """Someone joined directly through an application's invite link: a single-use link
     of the older kind (today's links create a join request, handled in on_join_request,

@@ -17,12 +17,11 @@ from aiogram.types import (
     Message,
     ReplyParameters,
 )
-from aiogram.utils.i18n import I18n
 
 from bot.db.enums import ApplicationStatus
 from bot.domain.dto import ApplicationDecision, Decision
 from bot.errors import NotAllowedError, UserFacingError
-from bot.i18n import N_, _
+from bot.i18n import N_, Catalogs, _
 from bot.repositories.applications import ApplicationView
 from bot.services import Services
 from bot.services.applications import AlreadyDecidedError
@@ -30,7 +29,9 @@ from bot.settings import Settings
 from bot.telegram.adapters import user_profile
 from bot.telegram.admins import RESTRICT
 from bot.telegram.applications import actions, views
-from bot.telegram.callbacks import ApplyCallback, ModAction, ModCallback, malformed
+from bot.telegram.applications import card as card_views
+from bot.telegram.applications.card import ModAction
+from bot.telegram.callbacks import ApplyCallback, ModCallback, malformed
 from bot.telegram.filters import When
 from bot.telegram.moderators import Moderators
 
@@ -60,7 +61,7 @@ class PendingCard(Filter):
         callback_data: ModCallback,
         services: Services,
         bot: Bot,
-        i18n: I18n,
+        i18n: Catalogs,
         settings: Settings,
         moderators: Moderators,
     ) -> dict[str, Any]:
@@ -88,14 +89,14 @@ async def on_custom_reason(
     view: ApplicationView,
     card: Message,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
     state: FSMContext,
 ) -> None:
     """ "Other reason…": the moderator is asked to type it (the next message, by reply)."""
     await state.set_state(ModReason.typing)
     await state.set_data({"app_id": view.id})
-    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+    with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
         prompt = views.custom_reason_prompt(query.from_user.id, query.from_user.first_name, view.id)
     await bot.send_message(
         card.chat.id,
@@ -112,12 +113,12 @@ async def on_card_step(
     view: ApplicationView,
     services: Services,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
 ) -> None:
     """Reject (the reasons), a reason (tell the applicant?), Ban (confirm?) or Back: the
     card shows the next buttons."""
-    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+    with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
         markup = _step_keyboard(callback_data, view, services.applications.reject_reasons())
     await actions.refresh_card(bot, i18n, settings, view, markup)
     await query.answer()
@@ -144,7 +145,7 @@ async def on_decision(
     view: ApplicationView,
     services: Services,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
     state: FSMContext,
 ) -> None:
@@ -199,7 +200,7 @@ async def on_typed_reason(
     services: Services,
     state: FSMContext,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
     moderators: Moderators,
 ) -> None:
@@ -218,7 +219,7 @@ async def on_typed_reason(
         await state.clear()
         raise AlreadyDecidedError(N_("Too late: this application is no longer pending."))
     await state.update_data(reason=text)
-    with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+    with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
         markup = views.share_keyboard(view.id, TYPED_REASON)
         note = views.custom_reason_received(view.id, text)
     await actions.refresh_card(bot, i18n, settings, view, markup)

@@ -15,16 +15,17 @@ from datetime import datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.utils.i18n import I18n
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.db.base import utcnow
+from bot.i18n import Catalogs
 from bot.log import get_logger
 from bot.services.applications import ApplicationService
 from bot.settings import Settings
 from bot.telegram.applications import actions, views
+from bot.telegram.applications import card as card_views
 
 log = get_logger(__name__)
 
@@ -41,7 +42,7 @@ async def sweep_applications(
     bot: Bot,
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
-    i18n: I18n,
+    i18n: Catalogs,
     now: datetime | None = None,
 ) -> SweepReport:
     now = now or utcnow()
@@ -49,19 +50,19 @@ async def sweep_applications(
         svc = ApplicationService(session, settings)
         result = await svc.sweep(now)
         for view in result.reminded:
-            with views.in_locale(i18n, views.applicant_locale(i18n, view)):
+            with card_views.in_locale(i18n, views.applicant_locale(i18n, view)):
                 text = views.reminder_text(view.status, view.expires_at)
             await actions.notify_applicant(bot, svc, view, text)
         for view, _previous in result.expired:
             await actions.decline_request(bot, svc, view)
             await actions.refresh_card(bot, i18n, settings, view)
-            with views.in_locale(i18n, views.applicant_locale(i18n, view)):
+            with card_views.in_locale(i18n, views.applicant_locale(i18n, view)):
                 text = views.expired_text()
             await actions.notify_applicant(bot, svc, view, text)
         for view in result.cardless:
             await actions.post_card(bot, svc, i18n, settings, view)
         if result.digest and settings.moderation.chat_id is not None:
-            with views.in_locale(i18n, views.moderation_locale(i18n, settings)):
+            with card_views.in_locale(i18n, card_views.moderation_locale(i18n, settings)):
                 text = views.digest_text(result.digest, now)
             try:
                 await bot.send_message(settings.moderation.chat_id, text)
@@ -82,7 +83,7 @@ async def sweep_applications(
 
 
 async def sweep_forever(
-    bot: Bot, sessions: async_sessionmaker[AsyncSession], settings: Settings, i18n: I18n
+    bot: Bot, sessions: async_sessionmaker[AsyncSession], settings: Settings, i18n: Catalogs
 ) -> None:
     """The bot's background task; one failed round is logged, the next one runs.
     Whatever failed (the database, Telegram, an answer that does not parse, a bug): a

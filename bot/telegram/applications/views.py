@@ -3,65 +3,38 @@ moderators' card and digest (MODERATION__LANGUAGE). HTML; user values are quoted
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from aiogram import html
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
 
-from bot.db.enums import ApplicationSource, ApplicationStatus, JobStatus
-from bot.i18n import N_, _, pick_locale
+from bot.db.enums import ApplicationStatus
+from bot.i18n import Catalogs, _, pick_locale
 from bot.repositories.applications import AnswerView, ApplicationView
-from bot.settings import Settings
-from bot.telegram.callbacks import ApplyAction, ApplyCallback, ModAction, ModCallback
+from bot.telegram.applications.card import (
+    NAME_SHOWN,
+    QUESTION_SHOWN,
+    ModAction,
+    applicant_link,
+    card_markup,
+    clip,
+    fit_answers,
+    when,
+)
+from bot.telegram.callbacks import ApplyAction, ApplyCallback, ModCallback
 from bot.telegram.text_limits import MESSAGE_LIMIT, cut, visible_len
 
-# A card is one message (4096 characters, counted as Telegram does): the answers get what
-# the rest leaves, shared equally and cut with "…"; questions, names and the reason are
-# cut to these first.
-QUESTION_SHOWN, NAME_SHOWN, REASON_SHOWN = 200, 128, 500
 DIGEST_NAME_SHOWN = 64
 # The digest lists at most this many applications, then "and N more".
 DIGEST_SHOWN = 50
 
 
-@contextmanager
-def in_locale(i18n: I18n, locale: str) -> Iterator[None]:
-    with i18n.context(), i18n.use_locale(locale):
-        yield
-
-
-def applicant_locale(i18n: I18n, view: ApplicationView) -> str:
+def applicant_locale(i18n: Catalogs, view: ApplicationView) -> str:
     return pick_locale(view.applicant_locale, None, i18n.available_locales)
-
-
-def moderation_locale(i18n: I18n, settings: Settings) -> str:
-    return pick_locale(settings.moderation.language, None, i18n.available_locales)
 
 
 def _button(text: str, data: ApplyCallback | ModCallback) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
-
-
-def when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "—"
-
-
-STATUS_NAMES = {
-    ApplicationStatus.DRAFT: N_("being filled in"),
-    ApplicationStatus.PENDING: N_("waiting for a decision"),
-    ApplicationStatus.APPROVED: N_("approved"),
-    ApplicationStatus.REJECTED: N_("rejected"),
-    ApplicationStatus.BANNED: N_("banned"),
-    ApplicationStatus.EXPIRED: N_("expired"),
-    ApplicationStatus.WITHDRAWN: N_("withdrawn"),
-}
-
-
-def status_name(status: ApplicationStatus) -> str:
-    return _(STATUS_NAMES[status])
 
 
 # --------------------------------------------------------------------------- applicant
@@ -77,22 +50,6 @@ def question_text(position: int, total: int, question: str) -> str:
     return f"{head}\n<b>{html.quote(_(question))}</b>"
 
 
-def answer_shown(answer: AnswerView, limit: int | None = None) -> str:
-    if answer.job_id is not None and answer.text is None:
-        if answer.job_status == JobStatus.DONE and answer.job_text is not None:
-            text = "🎤 " + html.quote(_clip(answer.job_text, limit))
-        elif answer.job_status in (JobStatus.FAILED, JobStatus.CANCELLED):
-            text = "🎤 " + _("(voice answer; it could not be transcribed)")
-        else:
-            text = "🎤 " + _("(voice answer; transcribing…)")
-        return text
-    return html.quote(_clip(answer.text or "", limit))
-
-
-def _clip(text: str, limit: int | None) -> str:
-    return text if limit is None else cut(text, limit)
-
-
 def summary_text(view: ApplicationView) -> str:
     head = [_("<b>Your answers</b>")]
     tail = ["", _("Send it to the moderators, or change an answer first.")]
@@ -102,36 +59,7 @@ def summary_text(view: ApplicationView) -> str:
             f"{answer.position + 1}. <i>{html.quote(cut(_(answer.question), QUESTION_SHOWN))}</i>"
         )
 
-    return _fit(head, view.answers, question, tail)
-
-
-def _fit(
-    head: list[str],
-    answers: list[AnswerView],
-    question: Callable[[AnswerView], str],
-    tail: list[str],
-) -> str:
-    """Questions and answers between `head` and `tail`, in one message: when the whole
-    does not fit, the answers share what the rest leaves equally, cut with "…"."""
-
-    def render(limit: int | None) -> str:
-        lines = list(head)
-        for answer in answers:
-            lines += ["", question(answer), answer_shown(answer, limit)]
-        return "\n".join(lines + tail)
-
-    text = render(None)
-    if visible_len(text) <= MESSAGE_LIMIT:
-        return text
-    # A first guess, then shrink until it fits (the "…" of cut answers and the fixed
-    # texts of voice answers make the guess inexact).
-    spare = MESSAGE_LIMIT - visible_len(render(0))
-    limit = max(spare // max(1, len(answers)), 1)
-    while True:
-        text = render(limit)
-        if visible_len(text) <= MESSAGE_LIMIT or limit == 1:
-            return text
-        limit = max(limit - max(limit // 8, 8), 1)
+    return fit_answers(head, view.answers, question, tail)
 
 
 def summary_keyboard(app_id: int) -> InlineKeyboardMarkup:
@@ -152,7 +80,7 @@ def edit_keyboard(app_id: int, questions: list[str]) -> InlineKeyboardMarkup:
     rows = [
         [
             _button(
-                f"{i + 1}. {_clip(_(q), 40)}",
+                f"{i + 1}. {clip(_(q), 40)}",
                 ApplyCallback(action=ApplyAction.REDO, app_id=app_id, position=i),
             )
         ]
@@ -234,72 +162,9 @@ def deep_link(bot_username: str | None) -> str | None:
 
 
 # --------------------------------------------------------------------------- moderators
-def _applicant(view: ApplicationView) -> str:
-    name = html.quote(cut(view.applicant_name or str(view.user_id), NAME_SHOWN))
-    link = f'<a href="tg://user?id={view.user_id}">{name}</a>'
-    if view.applicant_username:
-        link += f" @{html.quote(view.applicant_username)}"
-    return f"{link} (id <code>{view.user_id}</code>)"
-
-
-def card_text(view: ApplicationView, *, erased: bool = False) -> str:
-    """The card, within one message: long answers are cut to fit. `erased`: the
-    applicant had their data deleted (/forgetme), the card says so instead of answers."""
-    source = (
-        _("join request") if view.source == ApplicationSource.JOIN_REQUEST else _("/apply command")
-    )
-    head = [
-        _("<b>Application #{id}</b> — {status}").format(
-            id=view.id, status=status_name(view.status)
-        ),
-        _("From: {applicant}").format(applicant=_applicant(view)),
-        _("Via: {source}; sent {at}").format(source=source, at=when(view.submitted_at)),
-    ]
-    if erased:
-        head += ["", _("🗑 The applicant's name and answers were deleted at their request.")]
-    tail: list[str] = []
-    if view.decided_at is not None:
-        tail += ["", decision_line(view)]
-        if view.reason:
-            shared = _("told the applicant") if view.reason_shared else _("not told")
-            reason = html.quote(cut(_(view.reason), REASON_SHOWN))
-            tail.append(_("Reason: {reason} ({shared})").format(reason=reason, shared=shared))
-    elif view.status == ApplicationStatus.EXPIRED:
-        tail += ["", _("⌛ Expired without a decision.")]
-    elif view.status == ApplicationStatus.WITHDRAWN:
-        tail += ["", _("↩️ Withdrawn by the applicant.")]
-
-    def question(answer: AnswerView) -> str:
-        return (
-            f"<b>{answer.position + 1}. {html.quote(cut(_(answer.question), QUESTION_SHOWN))}</b>"
-        )
-
-    return _fit(head, [] if erased else view.answers, question, tail)
-
-
-def decision_line(view: ApplicationView) -> str:
-    who = html.quote(cut(view.decider_name or str(view.decided_by), NAME_SHOWN))
-    at = when(view.decided_at)
-    if view.status == ApplicationStatus.APPROVED:
-        return _("✅ Approved by {moderator} at {at}").format(moderator=who, at=at)
-    if view.status == ApplicationStatus.BANNED:
-        return _("⛔ Banned by {moderator} at {at}").format(moderator=who, at=at)
-    return _("❌ Rejected by {moderator} at {at}").format(moderator=who, at=at)
-
-
 def card_keyboard(view: ApplicationView) -> InlineKeyboardMarkup | None:
-    if view.status != ApplicationStatus.PENDING:
-        return None
-    app_id = view.id
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                _button(_("✅ Approve"), ModCallback(action=ModAction.APPROVE, app_id=app_id)),
-                _button(_("❌ Reject"), ModCallback(action=ModAction.REJECT, app_id=app_id)),
-                _button(_("⛔ Ban"), ModCallback(action=ModAction.BAN, app_id=app_id)),
-            ]
-        ]
-    )
+    markup = card_markup(view)
+    return None if markup is None else InlineKeyboardMarkup.model_validate(markup)
 
 
 def _back(app_id: int) -> list[InlineKeyboardButton]:
@@ -310,7 +175,7 @@ def reasons_keyboard(app_id: int, reasons: list[str]) -> InlineKeyboardMarkup:
     rows = [
         [
             _button(
-                _clip(_(reason), 60),
+                clip(_(reason), 60),
                 ModCallback(action=ModAction.REASON, app_id=app_id, reason=index),
             )
         ]
@@ -393,7 +258,7 @@ def dm_failed_text(view: ApplicationView, bot_username: str | None) -> str:
     text = _(
         "I could not write to {applicant}, who asked to join; they can start the "
         "questionnaire themselves with /apply in a private chat with me."
-    ).format(applicant=_applicant(view))
+    ).format(applicant=applicant_link(view))
     if link := deep_link(bot_username):
         text += "\n" + html.quote(link)
     return text
@@ -412,7 +277,7 @@ def invite_misused_text(view: ApplicationView, user_id: int, name: str, *, joine
             "⚠️ {who} tried to join with the personal invite link of application #{id} "
             "({applicant}); I declined the request. The link still works for the applicant."
         )
-    return text.format(who=who, id=view.id, applicant=_applicant(view))
+    return text.format(who=who, id=view.id, applicant=applicant_link(view))
 
 
 def invite_failed_text(app_id: int, error: str) -> str:

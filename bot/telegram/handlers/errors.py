@@ -14,10 +14,9 @@ import structlog
 from aiogram import F, Router
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import CallbackQuery, Chat, ErrorEvent, Message, User
-from aiogram.utils.i18n import I18n
 
 from bot.errors import UserFacingError
-from bot.i18n import ChosenLanguages, _
+from bot.i18n import Catalogs, ChosenLanguages, _
 from bot.log import get_logger
 from bot.telegram.filters import When
 from bot.telegram.middlewares import locale_of
@@ -42,7 +41,7 @@ def _chat(event: ErrorEvent) -> Chat | None:
 
 
 async def on_user_error_message(
-    event: ErrorEvent, message: Message, i18n: I18n, chosen_languages: ChosenLanguages
+    event: ErrorEvent, message: Message, i18n: Catalogs, chosen_languages: ChosenLanguages
 ) -> None:
     assert isinstance(event.exception, UserFacingError)
     with locale_of(i18n, chosen_languages, message.from_user):
@@ -50,7 +49,7 @@ async def on_user_error_message(
 
 
 async def on_user_error_callback(
-    event: ErrorEvent, query: CallbackQuery, i18n: I18n, chosen_languages: ChosenLanguages
+    event: ErrorEvent, query: CallbackQuery, i18n: Catalogs, chosen_languages: ChosenLanguages
 ) -> None:
     assert isinstance(event.exception, UserFacingError)
     with locale_of(i18n, chosen_languages, query.from_user):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aiogram import F, Router, html
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 
-from bot.i18n import LANGUAGE_NAMES, ChosenLanguages, _, pick_locale
+from bot.i18n import LANGUAGE_NAMES, Catalogs, ChosenLanguages, _, pick_locale
 from bot.services import Services
 from bot.telegram.adapters import user_profile
 from bot.telegram.callbacks import LanguageCallback
@@ -61,7 +60,7 @@ async def on_language_chosen(
     query: CallbackQuery,
     callback_data: LanguageCallback,
     services: Services,
-    i18n: I18n,
+    i18n: Catalogs,
     chosen_languages: ChosenLanguages,
 ) -> None:
     code = callback_data.code

@@ -3,24 +3,36 @@ language_code, else English (see bot.i18n)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, User
-from aiogram.utils.i18n import I18n, I18nMiddleware
 
-from bot.i18n import ChosenLanguages, pick_locale
+from bot.i18n import Catalogs, ChosenLanguages, pick_locale
 from bot.services import Services
 
 
-class LocaleMiddleware(I18nMiddleware):
+class LocaleMiddleware(BaseMiddleware):
     """Runs inside DbSessionMiddleware: a stale set of choices is reloaded in the update's
-    session (one query a minute per process, not one per user)."""
+    session (one query a minute per process, not one per user). Handlers get the
+    catalogs as `i18n`."""
 
-    def __init__(self, i18n: I18n, chosen: ChosenLanguages) -> None:
-        super().__init__(i18n)
+    def __init__(self, i18n: Catalogs, chosen: ChosenLanguages) -> None:
+        self.i18n = i18n
         self.chosen = chosen
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        locale = await self.get_locale(event, data)
+        data["i18n"] = self.i18n
+        with self.i18n.context(), self.i18n.use_locale(locale):
+            return await handler(event, data)
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user")
@@ -35,7 +47,7 @@ class LocaleMiddleware(I18nMiddleware):
 
 
 @contextmanager
-def locale_of(i18n: I18n, chosen: ChosenLanguages, user: User | None) -> Iterator[None]:
+def locale_of(i18n: Catalogs, chosen: ChosenLanguages, user: User | None) -> Iterator[None]:
     """The reader's language without a database session (error handlers run outside the
     update's middlewares)."""
     language = chosen.get(user.id) if user is not None else None

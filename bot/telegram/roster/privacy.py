@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 
 from bot.errors import NotAllowedError, UserFacingError
-from bot.i18n import ChosenLanguages
+from bot.i18n import Catalogs, ChosenLanguages
 from bot.services import Services
 from bot.settings import Settings
 from bot.telegram.applications import actions
@@ -33,7 +32,7 @@ async def on_forget(
     services: Services,
     chosen_languages: ChosenLanguages,
     bot: Bot,
-    i18n: I18n,
+    i18n: Catalogs,
     settings: Settings,
 ) -> None:
     if callback_data.user_id != query.from_user.id:

@@ -21,14 +21,13 @@ from aiogram.types import (
     KeyboardButtonRequestUsers,
     ReplyKeyboardMarkup,
 )
-from aiogram.utils.i18n import ngettext
 
 from bot.db.enums import MemberRole, MemberStatus
 from bot.domain.member_filter import MemberFilter
-from bot.i18n import N_, _
+from bot.i18n import N_, _, ngettext
 from bot.repositories.roster import MatchCount, MemberPage, MemberRow
 from bot.services.profiles import ForgetReport, ProfileRecord
-from bot.telegram.applications.views import status_name as application_status
+from bot.telegram.applications.card import status_name as application_status
 from bot.telegram.roster.callbacks import ForgetAction, ForgetCallback
 from bot.texts import num
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiogram import Bot
 from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +19,7 @@ from bot.jobs import arq_job_queue, create_arq_pool
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
+from bot.telegram.botapi import BotAPI
 from tests.a2t import WHISPER_BASE
 from worker.audio import DecoderProcess
 from worker.engines import Engine, load_engine
@@ -122,7 +122,7 @@ class Worker:
 def make_worker(
     settings: Settings,
     db: async_sessionmaker[AsyncSession],
-    bot: Bot,
+    bot: BotAPI,
     engine: Engine,
     decoder: DecoderProcess | None = None,
 ) -> Worker:
@@ -144,8 +144,8 @@ def make_worker(
 def worker(
     settings: Settings,
     db: async_sessionmaker[AsyncSession],
-    bot: Bot,
+    botapi: BotAPI,
     tiny_engine: Engine,
     decoder: DecoderProcess,
 ) -> Worker:
-    return make_worker(settings, db, bot, tiny_engine, decoder)
+    return make_worker(settings, db, botapi, tiny_engine, decoder)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiogram import Bot
-
 from bot.db.enums import JobStatus
-from bot.telegram.callbacks import A2TAction, A2TCallback
+from bot.telegram.a2t_views import A2TAction
+from bot.telegram.callbacks import A2TCallback
 from tests import factories as f
 from tests.a2t import JFK_PHRASE, audio_bytes, normalise, voice_note
 from tests.fakes import FakeBotAPI
@@ -122,9 +121,9 @@ async def test_txt_and_srt_buttons_send_the_transcript(
 
 
 async def test_rerun_in_another_language_with_a_multilingual_model(
-    feed: Any, fake_api: FakeBotAPI, settings: Any, db: Any, bot: Bot, base_engine: Any
+    feed: Any, fake_api: FakeBotAPI, settings: Any, db: Any, botapi: Any, base_engine: Any
 ) -> None:
-    worker = make_worker(settings, db, bot, base_engine)
+    worker = make_worker(settings, db, botapi, base_engine)
     chat = f.private_chat(ALICE)
     await feed(
         voice_note(fake_api, audio_bytes("pv_test_de.wav"), user=ALICE, chat=chat, duration=5)

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.enums import JobStatus
 from bot.db.models import TranscriptionJob
-from bot.telegram.callbacks import A2TAction, A2TCallback
+from bot.telegram.a2t_views import A2TAction
+from bot.telegram.callbacks import A2TCallback
 from tests import factories as f
 from tests.a2t import audio_bytes, voice_note
 from tests.fakes import FakeBotAPI

@@ -133,7 +133,7 @@ async def test_a_job_past_its_time_limit_is_a_counted_try(
     pg_url: str,
     redis_url: str,
     db: Any,
-    bot: Any,
+    botapi: Any,
     tiny_engine: Any,
     decoder: Any,
 ) -> None:
@@ -142,7 +142,7 @@ async def test_a_job_past_its_time_limit_is_a_counted_try(
         a2t={"job_timeout_s": 1, "max_tries": 2, "retry_delay_s": 0.1},
         redis={"url": redis_url, "queue_name": "test:a2t"},
     )
-    slow = make_worker(settings, db, bot, tiny_engine, decoder)
+    slow = make_worker(settings, db, botapi, tiny_engine, decoder)
     await feed(voice_note(fake_api, jfk_repeated(12), user=ALICE, chat=CHAT, duration=132))
     job = await slow.job()
     with pytest.raises(TransientJobError, match="TimeoutError"):

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.enums import JobStatus
 from bot.settings import Settings
+from bot.telegram.botapi import BotAPI
 from tests import factories as f
 from tests.a2t import hit_rate, lj_minute_reference, lj_speech_minute, normalise, voice_note
 from tests.fakes import FakeBotAPI
@@ -93,7 +93,7 @@ async def test_partials_are_posted_in_order_as_windows_finish(
     pg_url: str,
     redis_url: str,
     db: async_sessionmaker[AsyncSession],
-    bot: Bot,
+    botapi: BotAPI,
     tiny_engine: Engine,
     decoder: DecoderProcess,
     feed: Any,
@@ -106,7 +106,7 @@ async def test_partials_are_posted_in_order_as_windows_finish(
         a2t={**A2T_TEST_SETTINGS, "window_s": WINDOW_S, "progress_interval_s": 1.0},
         redis={"url": redis_url, "queue_name": "test:a2t"},
     )
-    worker = make_worker(settings, db, bot, tiny_engine, decoder)
+    worker = make_worker(settings, db, botapi, tiny_engine, decoder)
     await feed(voice_note(fake_api, minute_note, user=BOB, chat=CHAT, duration=58))
     await worker.run_all()
 

@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 import pytest
-from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.enums import ApplicationSource, ApplicationStatus, MemberStatus
@@ -19,7 +18,8 @@ from bot.jobs import InProcessJobQueue
 from bot.services import AppDeps
 from bot.services.transcription import A2TStatus
 from bot.settings import A2TSettings, Settings
-from bot.telegram.applications.actions import transcript_ready
+from bot.telegram.applications.card import transcript_ready
+from bot.telegram.botapi import BotAPI
 from bot.telegram.callbacks import ModAction
 from tests import factories as f
 from tests.a2t import JFK_PHRASE, audio_bytes, normalise, voice_note
@@ -36,7 +36,7 @@ def tiny_engine() -> Engine:
 
 @pytest.fixture
 async def deps(
-    settings: Settings, db: async_sessionmaker[AsyncSession], bot: Bot, tiny_engine: Engine
+    settings: Settings, db: async_sessionmaker[AsyncSession], botapi: BotAPI, tiny_engine: Engine
 ) -> AsyncIterator[AppDeps]:
     """The embedded default: the bot runs the real pipeline itself."""
 
@@ -46,10 +46,10 @@ async def deps(
     pipeline = Pipeline(
         settings=settings,
         session_factory=db,
-        bot=bot,
+        bot=botapi,
         engine=provider,
         executor=ThreadPoolExecutor(max_workers=1),
-        on_done=[partial(transcript_ready, bot, db, settings)],
+        on_done=[partial(transcript_ready, botapi, db, settings)],
     )
     queue = InProcessJobQueue(pipeline.run, max_jobs=1, max_tries=2)
     yield AppDeps(settings, job_queue=queue, a2t_status=A2TStatus(True))

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Membership
 from bot.settings import Settings
+from bot.telegram.budget import SenderLimits
 from bot.telegram.dispatcher import create_bot
-from bot.telegram.sender import SenderLimits
 from tests import factories as f
 
 COMMUNITY = f.group_chat(id=-1_001_000_000_001, title="Community")
